@@ -1,0 +1,67 @@
+"""Atomic writes: outputs appear under their final name only when complete.
+
+A directory is built under a temporary sibling name and renamed into place; a file is
+written to `<name>.tmp-<pid>` and `os.replace`d. An interrupted run therefore never
+leaves a half-written output under the real name.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator
+
+from .errors import SegError
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def write_json_atomic(path: Path, obj: Any) -> None:
+    write_text_atomic(path, json.dumps(obj, ensure_ascii=False, indent=2) + "\n")
+
+
+def read_json(path: Path, what: str = "file") -> Any:
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise SegError(f"{path}: {what} not found") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise SegError(f"{path}: {what} is not valid JSON ({e}); delete it and re-run the step that wrote it") from None
+
+
+@contextmanager
+def atomic_dir(final: Path, force: bool = False, option_hint: str = "--output") -> Iterator[Path]:
+    """Yield a temporary directory that is renamed to `final` when the block succeeds.
+
+    An existing `final` is an error unless `force`, in which case it is replaced only
+    after the new one is complete.
+    """
+    final = Path(final)
+    if final.exists() and not force:
+        raise SegError(f"{final} already exists; pass --force to overwrite it or choose another {option_hint}")
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = final.with_name(f".{final.name}.tmp-{os.getpid()}")
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir()
+    try:
+        yield tmp
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    if final.exists():
+        old = final.with_name(f".{final.name}.old-{os.getpid()}")
+        os.replace(final, old)
+        os.replace(tmp, final)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(tmp, final)

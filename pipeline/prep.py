@@ -1,0 +1,199 @@
+"""`seg prep`: novels on disk -> a labelled sentence dataset with document-level splits."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from rich.table import Table
+
+from . import __version__
+from .dataset import SPLITS
+from .documents import FORMATS, Document, load_document, read_manifest
+from .errors import SegError
+from .fsutil import atomic_dir
+from .progress import console, progress
+from .reader import UnreadableFile
+
+PREP_VERSION = "1"
+DEMO_CORPUS = Path(__file__).parent / "demo_corpus"
+
+
+@dataclass
+class PrepConfig:
+    inputs: list[str] = field(default_factory=list)   # files or directories; empty = bundled demo
+    output: str | None = None                         # default: cache/datasets/<corpus name>
+    split: str = "8:1:1"
+    split_by: str = "document"                        # document | author
+    seed: int = 0
+    format: str = "auto"                              # auto | aozora | lines | blank
+    force: bool = False
+    prep_version: str = PREP_VERSION
+
+
+def default_output(inputs: list[str], cache_root: Path) -> Path:
+    name = "demo" if not inputs else (Path(inputs[0]).resolve().stem or "corpus")
+    return cache_root / "datasets" / name
+
+
+def parse_ratio(spec: str) -> tuple[float, float, float]:
+    try:
+        parts = [float(x) for x in spec.split(":")]
+    except ValueError:
+        parts = []
+    if len(parts) != 3 or any(p < 0 for p in parts) or parts[0] <= 0:
+        raise SegError(f"--split {spec!r}: give three non-negative numbers train:dev:test with train > 0, e.g. 8:1:1")
+    s = sum(parts)
+    return parts[0] / s, parts[1] / s, parts[2] / s
+
+
+def collect_files(inputs: list[str]) -> list[tuple[Path, dict]]:
+    """Expand INPUT paths into (file, manifest row) pairs, in a stable order."""
+    if not inputs:
+        inputs = [str(DEMO_CORPUS)]
+    out: list[tuple[Path, dict]] = []
+    for spec in inputs:
+        p = Path(spec)
+        if not p.exists():
+            raise SegError(f"{p}: no such file or directory; check the INPUT path")
+        if p.is_dir():
+            files = sorted(f for f in p.rglob("*.txt") if f.is_file() and not f.name.startswith("."))
+            if not files:
+                raise SegError(f"{p}: directory holds no .txt files; point INPUT at a folder of novels in .txt files")
+            manifests: dict[Path, dict] = {}
+            for f in files:
+                if f.parent not in manifests:
+                    manifests[f.parent] = read_manifest(f.parent)
+                out.append((f, manifests[f.parent].get(f.name, {})))
+        else:
+            out.append((p, read_manifest(p.parent).get(p.name, {})))
+    return out
+
+
+def assign_splits(docs: list[Document], ratio: tuple[float, float, float], by: str, seed: int) -> dict[str, str]:
+    """Deterministic document (or author) -> split assignment; no group is in two splits."""
+    if by not in ("document", "author"):
+        raise SegError(f"--split-by {by!r}: use document or author")
+    key = (lambda d: d.doc_id) if by == "document" else (lambda d: d.author or d.doc_id)
+    groups = sorted({key(d) for d in docs})
+    random.Random(seed).shuffle(groups)
+    n = len(groups)
+    n_dev = round(n * ratio[1])
+    n_test = round(n * ratio[2])
+    if n >= 3:
+        n_dev = max(n_dev, 1 if ratio[1] > 0 else 0)
+        n_test = max(n_test, 1 if ratio[2] > 0 else 0)
+    while n - n_dev - n_test < 1 and (n_dev or n_test):
+        if n_dev >= n_test and n_dev:
+            n_dev -= 1
+        else:
+            n_test -= 1
+    split_of_group = {}
+    for k, g in enumerate(groups):
+        split_of_group[g] = "test" if k < n_test else "dev" if k < n_test + n_dev else "train"
+    return {d.doc_id: split_of_group[key(d)] for d in docs}
+
+
+def prep(cfg: PrepConfig, cache_root: Path = Path("cache")) -> Path:
+    """Run the whole step; return the dataset directory."""
+    if cfg.format not in FORMATS:
+        raise SegError(f"--format {cfg.format!r}: use one of {', '.join(FORMATS)}")
+    ratio = parse_ratio(cfg.split)
+    out_dir = Path(cfg.output) if cfg.output else default_output(cfg.inputs, cache_root)
+    if out_dir.exists() and not cfg.force:
+        raise SegError(f"{out_dir} already exists; pass --force to overwrite it or choose another --output")
+    files = collect_files(cfg.inputs)
+
+    docs: list[Document] = []
+    skipped: list[str] = []
+    empty: list[str] = []
+    seen_ids: set[str] = set()
+    total_bytes = sum(f.stat().st_size for f, _ in files)
+    t0 = time.perf_counter()
+    with progress() as bar:
+        task = bar.add_task("prep", total=total_bytes / 1e6, unit="MB")
+        for path, meta in files:
+            doc_id = path.stem
+            k = 2
+            while doc_id in seen_ids:
+                doc_id, k = f"{path.stem}-{k}", k + 1
+            try:
+                doc = load_document(path, cfg.format, doc_id, meta)
+            except UnreadableFile as e:
+                console.print(f"[yellow]warning:[/] skipped {e}")
+                skipped.append(str(path))
+                bar.advance(task, path.stat().st_size / 1e6)
+                continue
+            bar.advance(task, path.stat().st_size / 1e6)
+            if not doc.sentences:
+                console.print(f"[yellow]warning:[/] {path}: {'empty file' if doc.n_bytes == 0 else 'yields no sentences'}; left out")
+                empty.append(str(path))
+                continue
+            seen_ids.add(doc_id)
+            docs.append(doc)
+    elapsed = time.perf_counter() - t0
+    if skipped:
+        console.print(f"[yellow]warning:[/] {len(skipped)} file(s) skipped as binary or undecodable")
+    if not docs:
+        raise SegError(f"no sentences found in {', '.join(cfg.inputs) or str(DEMO_CORPUS)}; give novels in Aozora Bunko or plain-text format")
+
+    split_of = assign_splits(docs, ratio, cfg.split_by, cfg.seed)
+    stats = write_dataset(out_dir, docs, split_of, cfg, skipped, empty)
+    stats["seconds"] = round(elapsed, 3)
+    console.print(split_table(stats))
+    console.print(f"dataset written to [bold]{out_dir}[/] ({total_bytes / 1e6 / max(elapsed, 1e-9):.1f} MB/s)")
+    return out_dir
+
+
+def write_dataset(out_dir: Path, docs: list[Document], split_of: dict[str, str], cfg: PrepConfig,
+                  skipped: list[str], empty: list[str]) -> dict:
+    h = hashlib.blake2b(digest_size=16)
+    per_split = {s: {"documents": 0, "sentences": 0, "paragraphs": 0} for s in SPLITS}
+    with atomic_dir(out_dir, force=cfg.force) as tmp:
+        handles = {s: (tmp / f"{s}.jsonl").open("w", encoding="utf-8") for s in SPLITS}
+        try:
+            with (tmp / "documents.jsonl").open("w", encoding="utf-8") as dh:
+                for doc in docs:
+                    split = split_of[doc.doc_id]
+                    info = doc.info() | {"split": split}
+                    dh.write(json.dumps(info, ensure_ascii=False) + "\n")
+                    st = per_split[split]
+                    st["documents"] += 1
+                    st["sentences"] += len(doc.sentences)
+                    st["paragraphs"] += doc.n_paragraphs
+                    fh = handles[split]
+                    for i, (text, label) in enumerate(zip(doc.sentences, doc.labels)):
+                        line = json.dumps({"doc": doc.doc_id, "i": i, "text": text, "label": label}, ensure_ascii=False)
+                        fh.write(line + "\n")
+                        h.update(line.encode("utf-8"))
+        finally:
+            for fh in handles.values():
+                fh.close()
+        stats = {
+            "fingerprint": h.hexdigest(),
+            "splits": per_split,
+            "documents": len(docs),
+            "sentences": sum(s["sentences"] for s in per_split.values()),
+            "paragraphs": sum(s["paragraphs"] for s in per_split.values()),
+            "skipped_files": skipped,
+            "empty_files": empty,
+            "seg_version": __version__,
+        }
+        (tmp / "stats.json").write_text(json.dumps(stats, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+        (tmp / "config.json").write_text(json.dumps(asdict(cfg), ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    return stats
+
+
+def split_table(stats: dict) -> Table:
+    t = Table(title="seg prep: documents, sentences and paragraph starts per split")
+    for col in ("split", "documents", "sentences", "paragraph starts", "notes"):
+        t.add_column(col, justify="right" if col not in ("split", "notes") else "left")
+    for s in SPLITS:
+        st = stats["splits"][s]
+        t.add_row(s, str(st["documents"]), str(st["sentences"]), str(st["paragraphs"]),
+                  f"{s.capitalize()}({st['sentences']}:{st['paragraphs']})")
+    return t
