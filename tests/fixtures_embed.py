@@ -1,0 +1,1 @@
+"""Fixtures of the embed stage (tiny local models, embedded datasets)."""

@@ -1,0 +1,1 @@
+"""Fixtures of the train stage (trained runs)."""
