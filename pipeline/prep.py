@@ -103,6 +103,8 @@ def prep(cfg: PrepConfig, cache_root: Path = Path("cache")) -> Path:
     if cfg.format not in FORMATS:
         raise SegError(f"--format {cfg.format!r}: use one of {', '.join(FORMATS)}")
     ratio = parse_ratio(cfg.split)
+    if cfg.split_by not in ("document", "author"):
+        raise SegError(f"--split-by {cfg.split_by!r}: use document or author")
     out_dir = Path(cfg.output) if cfg.output else default_output(cfg.inputs, cache_root)
     if out_dir.exists() and not cfg.force:
         raise SegError(f"{out_dir} already exists; pass --force to overwrite it or choose another --output")

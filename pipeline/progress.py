@@ -5,7 +5,6 @@ from __future__ import annotations
 from rich.console import Console
 from rich.progress import (
     BarColumn,
-    MofNCompleteColumn,
     Progress,
     ProgressColumn,
     TaskProgressColumn,
@@ -29,12 +28,22 @@ class RateColumn(ProgressColumn):
         return Text(f"{speed:,.1f} {unit}/s", style="progress.data.speed")
 
 
+class CountColumn(ProgressColumn):
+    """done/total, as integers for counts and with one decimal for sizes (MB)."""
+
+    def render(self, task) -> Text:
+        total = task.total
+        fmt = (lambda v: f"{v:,.0f}") if total is None or float(total).is_integer() else (lambda v: f"{v:,.1f}")
+        return Text(f"{fmt(task.completed)}/{fmt(total) if total is not None else '?'} {task.fields.get('unit', '')}",
+                    style="progress.download")
+
+
 def progress(transient: bool = False) -> Progress:
     return Progress(
         TextColumn("[progress.description]{task.description}"),
         BarColumn(),
         TaskProgressColumn(),
-        MofNCompleteColumn(),
+        CountColumn(),
         RateColumn(),
         TimeElapsedColumn(),
         TextColumn("ETA"),
