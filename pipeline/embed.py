@@ -1,0 +1,254 @@
+"""`seg embed`: encode every distinct sentence of a dataset once into the vector cache.
+
+    <cache>/                              LMDB (pipeline/vector_cache.py), shared by datasets
+    <dataset>/embeddings/<name>.json      the manifest: fingerprint, dim, cache, config, counts
+    <dataset>/embeddings/<name>/<split>.h5   with --export h5: vectors aligned with <split>.jsonl
+
+Only sentences missing from the cache under the encoder's fingerprint are encoded,
+longest first, in batches capped by a sentence count and a token budget; every batch is
+committed at once, so an interrupted run resumes where it stopped. When nothing is
+missing the model is not loaded at all.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
+
+import numpy as np
+
+from .dataset import SPLITS, check_dataset, load_split, load_stats
+from .encoders import ENCODERS, Encoder, make_encoder
+from .errors import SegError
+from .fingerprint import FileHashMemo, fingerprint
+from .fsutil import write_json_atomic
+from .progress import console, progress
+from .vector_cache import DTYPE, VectorCache
+
+EMBED_VERSION = "1"
+EXPORTS = ("h5",)
+# Test hook: seconds to sleep after each committed batch (lets a test kill a run mid-way).
+DELAY_ENV = "SEG_EMBED_BATCH_DELAY"
+
+
+@dataclass
+class EmbedConfig:
+    dataset: str | None = None        # default: <cache root>/datasets/demo
+    encoder: str = "e5"               # e5 | sbert | bert | wiki2vec
+    model: str | None = None          # hub name or local folder (e5: variant or .bin); None = encoder default
+    vectors: str | None = None        # wiki2vec: word2vec text/binary file
+    pooling: str | None = None        # bert: cls | mean (default mean)
+    max_length: int | None = None     # bert/sbert: truncation in tokens (default: the model's)
+    batch_size: int | None = None     # max sentences per batch (default: the encoder's)
+    device: str = "auto"              # auto | cpu | cuda[:i]
+    cache: str | None = None          # default: <cache root>/vectors
+    export: str | None = None         # h5 | None
+    name: str | None = None           # manifest name; default: the encoder kind
+    embed_version: str = EMBED_VERSION
+
+
+def config_from_dict(d: dict) -> EmbedConfig:
+    names = {f.name for f in fields(EmbedConfig)}
+    return EmbedConfig(**{k: v for k, v in d.items() if k in names})
+
+
+def manifest_path(dataset: Path, name: str) -> Path:
+    return Path(dataset) / "embeddings" / f"{name}.json"
+
+
+def h5_path(dataset: Path, name: str, split: str) -> Path:
+    return Path(dataset) / "embeddings" / name / f"{split}.h5"
+
+
+def embed_command(cfg: EmbedConfig | dict) -> str:
+    """The `seg embed ...` command line that (re)fills the cache for this configuration."""
+    c = asdict(cfg) if isinstance(cfg, EmbedConfig) else cfg
+    parts = ["seg embed", str(c.get("dataset") or ""), f"--encoder {c.get('encoder')}"]
+    for opt in ("model", "vectors", "pooling", "max_length", "cache", "name"):
+        v = c.get(opt)
+        if v is not None and not (opt == "name" and v == c.get("encoder")):
+            parts.append(f"--{opt.replace('_', '-')} {v}")
+    return " ".join(p for p in parts if p)
+
+
+# ---------------------------------------------------------------------------------
+# the encoding loop shared by `seg embed` and vectors.encode_texts
+# ---------------------------------------------------------------------------------
+
+def make_batches(texts: list[str], order: list[int], encoder: Encoder, batch_size: int | None) -> list[list[int]]:
+    """Split `order` (indices into texts, longest first) into batches of at most
+    `batch_size` sentences whose padded size (count x longest) stays within the budget."""
+    max_n = max(1, batch_size or encoder.batch_size)
+    budget = encoder.token_budget
+    batches: list[list[int]] = []
+    cur: list[int] = []
+    longest = 0
+    for i in order:
+        c = encoder.cost(texts[i])
+        new_longest = max(longest, c)
+        if cur and (len(cur) >= max_n or new_longest * (len(cur) + 1) > budget):
+            batches.append(cur)
+            cur, new_longest = [], c
+        cur.append(i)
+        longest = new_longest
+    if cur:
+        batches.append(cur)
+    return batches
+
+
+def fill_cache(encoder: Encoder, cache: VectorCache, texts: list[str], missing: list[int],
+               batch_size: int | None = None, show_progress: bool = True, desc: str = "embed") -> int:
+    """Encode texts[i] for i in missing and commit them batch by batch. Returns the count."""
+    if not missing:
+        return 0
+    encoder.load()
+    dim = encoder.dim
+    cache.check_dim(dim)
+    if cache.meta() is None:
+        cache.set_meta({"dim": dim, "dtype": DTYPE, "encoder": encoder.kind, "model": encoder.describe(),
+                        "identity": encoder.identity()})
+    order = sorted(missing, key=lambda i: len(texts[i]), reverse=True)
+    batches = make_batches(texts, order, encoder, batch_size)
+    delay = float(os.environ.get(DELAY_ENV, "0") or 0)
+    done = 0
+    bar = progress() if show_progress else None
+    try:
+        if bar:
+            bar.start()
+            task = bar.add_task(desc, total=len(missing), unit="sent")
+        for b in batches:
+            batch = [texts[i] for i in b]
+            vecs = encoder.encode(batch)
+            if vecs.shape != (len(batch), dim):
+                raise SegError(f"encoder {encoder.describe()} returned shape {vecs.shape} for {len(batch)} texts, dim {dim}")
+            cache.put_many(batch, vecs)
+            done += len(batch)
+            if bar:
+                bar.advance(task, len(batch))
+            if delay:
+                time.sleep(delay)
+    finally:
+        if bar:
+            bar.stop()
+    return done
+
+
+# ---------------------------------------------------------------------------------
+# seg embed
+# ---------------------------------------------------------------------------------
+
+def _check_config(cfg: EmbedConfig) -> None:
+    if cfg.encoder not in ENCODERS:
+        raise SegError(f"--encoder {cfg.encoder!r}: unknown encoder; use one of {', '.join(ENCODERS)}")
+    if cfg.export is not None and cfg.export not in EXPORTS:
+        raise SegError(f"--export {cfg.export!r}: unknown format; use one of {', '.join(EXPORTS)}")
+    if cfg.name is not None and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", cfg.name):
+        raise SegError(f"--name {cfg.name!r}: use letters, digits, '.', '_' or '-' (it names a file)")
+    if cfg.batch_size is not None and cfg.batch_size < 1:
+        raise SegError(f"--batch-size {cfg.batch_size}: give a positive number of sentences")
+    if cfg.max_length is not None and cfg.max_length < 2:
+        raise SegError(f"--max-length {cfg.max_length}: give at least 2 tokens")
+    if cfg.pooling is not None and cfg.pooling not in ("cls", "mean"):
+        raise SegError(f"--pooling {cfg.pooling!r}: use cls or mean")
+    if not re.fullmatch(r"auto|cpu|cuda(:\d+)?|mps", cfg.device or ""):
+        raise SegError(f"--device {cfg.device!r}: use auto, cpu, cuda or cuda:N")
+
+
+def embed(cfg: EmbedConfig, cache_root: Path) -> dict:
+    """Fill the cache with the dataset's sentence vectors and write the manifest."""
+    t0 = time.perf_counter()
+    _check_config(cfg)
+    dataset = check_dataset(Path(cfg.dataset) if cfg.dataset else Path(cache_root) / "datasets" / "demo").resolve()
+    cache_dir = Path(cfg.cache).resolve() if cfg.cache else (Path(cache_root) / "vectors").resolve()
+    name = cfg.name or cfg.encoder
+    memo = FileHashMemo(cache_dir / "file-hashes.json")
+    encoder = make_encoder(cfg, memo)
+    cfg = replace(cfg, dataset=str(dataset), cache=str(cache_dir), name=name, model=encoder.model_spec,
+                  vectors=str(Path(cfg.vectors).resolve()) if cfg.vectors else None)
+
+    splits = {s: load_split(dataset, s) for s in SPLITS}
+    counts: Counter[str] = Counter()
+    for sp in splits.values():
+        counts.update(sp.texts)
+    distinct = list(counts)
+    encoder.prepare(distinct, [counts[t] for t in distinct])
+    fp = fingerprint(encoder.identity())
+    memo.save()
+    console.print(f"[bold]embed[/] {dataset.name} with {encoder.describe()}: fingerprint [cyan]{fp}[/], cache {cache_dir}")
+
+    cache = VectorCache(cache_dir, fp, write=True)
+    missing = cache.missing(distinct)
+    console.print(f"{sum(counts.values())} sentences, {len(distinct)} distinct, "
+                  f"{len(distinct) - len(missing)} cached, {len(missing)} to encode")
+    if missing:
+        encoder.load()
+        encoder.fit_state(cache, distinct)
+    encoded = fill_cache(encoder, cache, distinct, missing, cfg.batch_size, desc=f"embed {name}")
+    meta = cache.meta()
+    if meta is None:  # an empty dataset: nothing was ever encoded
+        raise SegError(f"{dataset}: no sentences to embed; check the dataset")
+
+    stats = load_stats(dataset)
+    h5 = None
+    if cfg.export == "h5":
+        h5 = {s: str(export_h5(dataset, name, sp, cache, fp, stats["fingerprint"])) for s, sp in splits.items()}
+
+    manifest = {
+        "name": name,
+        "encoder": cfg.encoder,
+        "model": meta.get("model"),
+        "fingerprint": fp,
+        "dim": int(meta["dim"]),
+        "dtype": meta.get("dtype", DTYPE),
+        "cache": str(cache_dir),
+        "dataset": str(dataset),
+        "dataset_fingerprint": stats["fingerprint"],
+        "config": asdict(cfg),
+        "counts": {"sentences": sum(counts.values()), "distinct": len(distinct), "encoded": encoded,
+                   "cached": len(distinct) - len(missing),
+                   **{f"{s}_sentences": len(sp) for s, sp in splits.items()}},
+        "h5": h5,
+        "seconds": round(time.perf_counter() - t0, 3),
+    }
+    write_json_atomic(manifest_path(dataset, name), manifest)
+    console.print(f"[green]wrote[/] {manifest_path(dataset, name)} (dim {manifest['dim']}, "
+                  f"{encoded} encoded, {manifest['seconds']:.1f}s)")
+    return manifest
+
+
+def export_h5(dataset: Path, name: str, split, cache: VectorCache, fp: str, dataset_fp: str) -> Path:
+    """Write <dataset>/embeddings/<name>/<split>.h5 (temp name, then rename); skip if current."""
+    import h5py
+
+    out = h5_path(dataset, name, split.name)
+    if out.is_file():
+        try:
+            with h5py.File(out, "r") as f:
+                if (f.attrs.get("fingerprint") == fp and f.attrs.get("dataset_fingerprint") == dataset_fp
+                        and f["vectors"].shape[0] == len(split)):
+                    return out
+        except (OSError, KeyError):
+            pass
+    vecs, missing = cache.get_many(split.texts)
+    if missing:
+        raise SegError(f"{len(missing)} sentences of {split.name} are missing from cache {cache.path}; re-run `seg embed`")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
+    try:
+        with h5py.File(tmp, "w") as f:
+            f.create_dataset("vectors", data=vecs.astype(np.float32, copy=False))
+            f.create_dataset("doc", data=np.array(split.docs, dtype=object), dtype=h5py.string_dtype())
+            f.create_dataset("i", data=np.asarray(split.index, dtype=np.int32))
+            f.attrs["fingerprint"] = fp
+            f.attrs["dataset_fingerprint"] = dataset_fp
+            f.attrs["name"] = name
+            f.attrs["split"] = split.name
+        os.replace(tmp, out)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return out

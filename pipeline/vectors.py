@@ -1,0 +1,114 @@
+"""Reading sentence vectors written by `seg embed` (used by `seg train` and `seg segment`).
+
+    embedding_info(dataset, name)              the manifest <dataset>/embeddings/<name>.json
+    load_split_vectors(dataset, name, split)   float32 (n, dim) aligned with load_split(dataset, split)
+    encode_texts(texts, manifest)              vectors of new text: cache hits + the rest encoded
+
+load_split_vectors reads the h5 export when it is current (its fingerprints match the
+manifest and the dataset), else makes one pass over the LMDB cache.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from .dataset import load_split, load_stats
+from .embed import config_from_dict, embed_command, fill_cache, manifest_path
+from .encoders import make_encoder
+from .errors import SegError
+from .fingerprint import FileHashMemo, fingerprint
+from .fsutil import read_json
+from .vector_cache import VectorCache
+
+__all__ = ["embedding_info", "load_split_vectors", "encode_texts"]
+
+
+def embedding_info(dataset: Path, name: str) -> dict:
+    """The manifest of embedding `name` of `dataset`."""
+    p = manifest_path(dataset, name)
+    if not p.is_file():
+        raise SegError(f"{p}: no embedding named {name!r} for this dataset; run `seg embed {dataset} --encoder {name}` "
+                       f"(or pass --name to choose among {', '.join(available(dataset)) or 'none yet'})")
+    m = read_json(p, "embedding manifest")
+    for k in ("fingerprint", "dim", "cache", "config"):
+        if k not in m:
+            raise SegError(f"{p}: embedding manifest lacks {k!r}; re-run `seg embed {dataset} --encoder {name}`")
+    return m
+
+
+def available(dataset: Path) -> list[str]:
+    d = Path(dataset) / "embeddings"
+    return sorted(p.stem for p in d.glob("*.json")) if d.is_dir() else []
+
+
+def _from_h5(path: str | None, manifest: dict, dataset_fp: str, n: int) -> np.ndarray | None:
+    if not path or not Path(path).is_file():
+        return None
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as f:
+            if (f.attrs.get("fingerprint") != manifest["fingerprint"] or f.attrs.get("dataset_fingerprint") != dataset_fp
+                    or f["vectors"].shape != (n, int(manifest["dim"]))):
+                return None
+            return np.asarray(f["vectors"][...], dtype=np.float32)
+    except (OSError, KeyError):
+        return None
+
+
+def load_split_vectors(dataset: Path, name: str, split: str) -> np.ndarray:
+    """float32 (n_sentences, dim) of `split`, row k = vector of load_split(dataset, split).texts[k]."""
+    manifest = embedding_info(dataset, name)
+    sp = load_split(dataset, split)
+    dataset_fp = load_stats(dataset)["fingerprint"]
+    vecs = _from_h5((manifest.get("h5") or {}).get(split), manifest, dataset_fp, len(sp))
+    if vecs is not None:
+        return vecs
+    cache = VectorCache(Path(manifest["cache"]), manifest["fingerprint"], write=False)
+    vecs, missing = cache.get_many(sp.texts, int(manifest["dim"]))
+    if missing:
+        cfg = dict(manifest["config"], dataset=str(dataset))
+        raise SegError(f"{len(missing)} of {len(sp)} {split} sentences have no vector in cache {manifest['cache']} "
+                       f"(fingerprint {manifest['fingerprint']}); run `{embed_command(cfg)}`")
+    return vecs
+
+
+def encode_texts(texts: list[str], manifest: dict, cache_dir: Path | None = None, show_progress: bool = True) -> np.ndarray:
+    """Vectors of arbitrary texts with the encoder of `manifest`: cached ones are read,
+    the others encoded (by the encoder rebuilt from manifest["config"]) and cached."""
+    texts = list(texts)
+    fp = manifest["fingerprint"]
+    cache_dir = Path(cache_dir or manifest["cache"])
+    dim = int(manifest["dim"])
+    try:
+        cache = VectorCache(cache_dir, fp, write=True)
+    except SegError:
+        cache = None  # a read-only location: encode everything, cache nothing
+    distinct = list(dict.fromkeys(texts))
+    missing = cache.missing(distinct) if cache else list(range(len(distinct)))
+    if missing:
+        cfg = config_from_dict(manifest["config"])
+        try:
+            encoder = make_encoder(cfg, FileHashMemo(cache_dir / "file-hashes.json") if cache else None)
+            if cache:
+                encoder.load_state(cache)
+            now = fingerprint(encoder.identity())
+        except SegError as e:
+            raise SegError(f"cannot rebuild the {manifest.get('encoder')} encoder of embedding {manifest.get('name')!r}: {e}") from None
+        if now != fp:
+            raise SegError(f"the {manifest.get('encoder')} model ({cfg.model or cfg.vectors or 'default'}) changed since "
+                           f"`seg embed` (fingerprint {now} != {fp}); re-run `{embed_command(cfg)}` and retrain")
+        if cache is None:
+            encoder.load()
+            out = np.zeros((len(distinct), dim), np.float32)
+            for s in range(0, len(distinct), 256):
+                out[s:s + 256] = encoder.encode(distinct[s:s + 256])
+            pos = {t: k for k, t in enumerate(distinct)}
+            return out[[pos[t] for t in texts]]
+        fill_cache(encoder, cache, distinct, missing, cfg.batch_size, show_progress=show_progress, desc="encode")
+    vecs, still = cache.get_many(texts, dim)
+    if still:
+        raise SegError(f"{len(still)} texts could not be read back from cache {cache_dir}; delete it and re-run")
+    return vecs
