@@ -100,6 +100,37 @@ def embed(
     run_embed(cfg, cache_root())
 
 
+@app.command()
+@clean_errors
+def segment(
+    inputs: List[str] = typer.Argument(..., help="Text files, folders of .txt files, or - for standard input, in any format `seg prep` reads; their own paragraph breaks are ignored (and are the reference of --evaluate)."),
+    run: str = typer.Option(..., "--run", help="A run directory from `seg train`, or its name under --runs-dir; or the baselines rule (bracket rule) or texttiling (unsupervised)."),
+    threshold: Optional[float] = typer.Option(None, "--threshold", help="Break where the probability >= this. Default: the run's dev-selected threshold (the mean over repeats with --ensemble). texttiling: break where depth >= this instead of the --depth-cutoff rule."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Output file (one input) or directory (one <doc>.txt/.jsonl per input). Default: standard output."),
+    format: str = typer.Option("text", "--format", help="text (one paragraph per line) or jsonl (one line per sentence: doc, i, text, prob, label = decision)."),
+    indent: bool = typer.Option(False, "--indent", help="text: start each narrative paragraph (not opening with 「『（) with a full-width space."),
+    ensemble: bool = typer.Option(False, "--ensemble", help="Average the probabilities of all repeats of the run (and their thresholds) instead of using the repeat with the best dev F1."),
+    evaluate: bool = typer.Option(False, "--evaluate", help="Print P/R/F1/bAcc/Pk/WindowDiff against the inputs' own paragraph breaks, per input and overall."),
+    input_format: str = typer.Option("auto", "--input-format", help="Input format: auto (detect), aozora, lines (one paragraph per line) or blank (blank line between paragraphs)."),
+    window: int = typer.Option(2, "--window", help="texttiling: sentences in the block on each side of a gap."),
+    depth_cutoff: float = typer.Option(0.5, "--depth-cutoff", help="texttiling: break where the depth score > mean - C * std of the document (Hearst 1997)."),
+    encoder: str = typer.Option("e5", "--encoder", help="texttiling: encoder of the sentence vectors (default configuration, or the manifest of --dataset)."),
+    dataset: Optional[Path] = typer.Option(None, "--dataset", help="texttiling: use the --encoder embedding manifest of this dataset (model, cache). Default: none, the encoder's default model."),
+    cache: Optional[Path] = typer.Option(None, "--cache", help="Vector cache directory. Default: the run's embedding cache (texttiling: <cache root>/vectors)."),
+    runs_dir: Path = typer.Option(Path("runs"), "--runs-dir", help="Where run names are looked up."),
+    force: bool = typer.Option(False, "--force", help="Overwrite existing output files."),
+):
+    """Restore paragraph breaks in new text with a trained run (or the rule / texttiling baselines)."""
+    from trainer.segment import SegmentConfig, segment as run_segment
+
+    cfg = SegmentConfig(inputs=list(inputs), run=run, threshold=threshold, output=str(output) if output else None,
+                        format=format, indent=indent, ensemble=ensemble, evaluate=evaluate, input_format=input_format,
+                        window=window, depth_cutoff=depth_cutoff, encoder=encoder,
+                        dataset=str(dataset) if dataset else None, cache=str(cache) if cache else None,
+                        runs_dir=str(runs_dir), force=force)
+    run_segment(cfg, cache_root())
+
+
 def main() -> None:
     app()
 

