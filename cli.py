@@ -77,6 +77,26 @@ def prep(
 
 @app.command()
 @clean_errors
+def report(
+    runs: Optional[List[str]] = typer.Argument(None, help="Run directories (or run names under --runs) to compare. Default: every run under --runs."),
+    runs_dir: Path = typer.Option(Path("runs"), "--runs", help="Directory holding the runs written by `seg train`."),
+    split: str = typer.Option("test", "--split", help="Split of the plots and the significance figures: test or dev (the table shows both)."),
+    sort: str = typer.Option("f1", "--sort", help="Metric the rows are sorted by: precision, recall, f1, bacc, pk or windowdiff (best first)."),
+    output: Path = typer.Option(Path("report"), "--output", "-o", help="Report directory to write (index.html or report.md inside)."),
+    format: str = typer.Option("html", "--format", help="html: one self-contained page with embedded images; md: report.md with PNGs beside it."),
+    resamples: int = typer.Option(2000, "--resamples", help="Bootstrap resamples of documents for the 95% interval of F1 differences."),
+    force: bool = typer.Option(False, "--force", help="Overwrite an existing report directory."),
+):
+    """Compare runs: a table of settings and metrics (mean ± std), significance against the best run, and plots."""
+    from trainer.report import ReportConfig, report as run_report
+
+    cfg = ReportConfig(runs=list(runs or []), runs_dir=str(runs_dir), split=split, sort=sort, output=str(output),
+                       format=format, resamples=resamples, force=force)
+    run_report(cfg)
+
+
+@app.command()
+@clean_errors
 def embed(
     dataset: Optional[Path] = typer.Argument(None, help="Dataset directory written by `seg prep`. Default: cache/datasets/demo."),
     encoder: str = typer.Option("e5", "--encoder", "-e", help="Sentence encoder: e5 (bundled multilingual-e5-small, offline), sbert (sentence-transformers), bert (transformers encoder + pooling) or wiki2vec (word vectors + SIF)."),

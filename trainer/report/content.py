@@ -1,0 +1,89 @@
+"""What a report holds, independent of how it is written (html.py, markdown.py)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional, Union
+
+from .significance import Comparison
+from .tables import Table
+
+
+@dataclass
+class Image:
+    path: Path
+    caption: str
+    alt: str = ""
+
+
+@dataclass
+class Text:
+    text: str            # plain text; `code` spans in backticks are rendered as code
+
+
+@dataclass
+class Notes:
+    items: list[str]
+    title: str = "Notes"
+
+
+@dataclass
+class TableBlock:
+    table: Table
+    title: str
+
+
+@dataclass
+class CompareBlock:
+    comparisons: list[Comparison]
+    split: str
+    best: str
+
+
+@dataclass
+class SentenceLine:
+    i: int
+    text: str
+    label: Optional[int]       # None: first sentence of the document (not a candidate gap)
+    pred: Optional[int]
+    prob: Optional[float]
+
+
+@dataclass
+class SentencesBlock:
+    doc: str
+    title: str
+    run: str
+    lines: list[SentenceLine]
+    total: int                 # sentences in the document (lines may be the first part)
+
+
+@dataclass
+class WindowBlock:
+    """The sentences of one attention example's window, shown under its heatmap."""
+    title: str
+    rows: list[tuple[str, str, Optional[int]]]   # (position label, text, label)
+
+
+@dataclass
+class KeyValue:
+    title: str
+    rows: list[tuple[str, str]]
+
+
+Block = Union[Image, Text, Notes, TableBlock, CompareBlock, SentencesBlock, WindowBlock, KeyValue]
+
+
+@dataclass
+class Section:
+    title: str
+    blocks: list[Block] = field(default_factory=list)
+    level: int = 2
+
+
+@dataclass
+class ReportContent:
+    title: str
+    subtitle: str
+    sections: list[Section] = field(default_factory=list)
