@@ -8,6 +8,7 @@ cheap (file hashes are memoised), because a fully cached run never calls `load()
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -69,3 +70,127 @@ class Encoder:
     token_budget: int = 8192
     #: default max sentences per batch
     batch_size: int = 64
+
+
+# ---------------------------------------------------------------------------------
+# helpers shared by the torch encoders (bert, sbert)
+# ---------------------------------------------------------------------------------
+
+HF_IGNORE = ["*.onnx", "onnx/*", "openvino/*", "*.h5", "*.msgpack", "*.ot", "*.tflite", "flax_model*",
+             "tf_model*", "rust_model*", "coreml/*", "*.mlmodel"]
+
+
+def _looks_like_path(spec: str) -> bool:
+    return spec.startswith(("/", ".", "~")) or spec.count("/") > 1 or spec.endswith("/") or "\\" in spec
+
+
+def _online(timeout: float = 3.0) -> bool:
+    """Whether the hub endpoint answers a TCP connect within `timeout` (DNS included)."""
+    import os
+    import socket
+    import threading
+    from urllib.parse import urlparse
+
+    host = urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co")).hostname or "huggingface.co"
+    ok: list[bool] = []
+
+    def probe():
+        try:
+            socket.create_connection((host, 443), timeout=timeout).close()
+            ok.append(True)
+        except OSError:
+            pass
+
+    t = threading.Thread(target=probe, daemon=True)
+    t.start()
+    t.join(timeout)
+    return bool(ok)
+
+
+def resolve_model(spec: str) -> tuple[Path, str | None]:
+    """(local folder, hub name or None) of a --model value: a local folder, or a hub name
+    found in the local Hugging Face cache, or downloaded when the hub is reachable."""
+    import os
+
+    p = Path(spec).expanduser()
+    if p.exists():
+        if not p.is_dir():
+            raise SegError(f"--model {spec}: not a folder; give a model folder (config.json and weights) or a hub name")
+        return p.resolve(), None
+    if _looks_like_path(spec):
+        raise SegError(f"--model {spec}: no such folder; check the path")
+    try:
+        from huggingface_hub import snapshot_download
+    except ImportError:  # pragma: no cover - a dependency of transformers
+        raise SegError(f"--model {spec}: not a local folder and huggingface_hub is not installed") from None
+    try:
+        return Path(snapshot_download(spec, local_files_only=True, ignore_patterns=HF_IGNORE)), spec
+    except Exception:
+        pass
+    hint = "pass --model PATH (a local model folder)"
+    if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on"):
+        raise SegError(f"--model {spec}: not in the local Hugging Face cache and HF_HUB_OFFLINE is set; {hint} or connect and unset HF_HUB_OFFLINE")
+    if not _online():
+        raise SegError(f"--model {spec}: not in the local Hugging Face cache and the hub is unreachable; {hint} or connect to the network")
+    try:
+        return Path(snapshot_download(spec, ignore_patterns=HF_IGNORE, etag_timeout=10)), spec
+    except Exception as e:
+        raise SegError(f"--model {spec}: download failed ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}); {hint}") from None
+
+
+def tokenizer_kwargs(folder: Path) -> dict:
+    """Extra from_pretrained kwargs for a model's tokenizer: a BertJapaneseTokenizer with
+    MeCab runs through fugashi with ipadic unless the dictionary it names is installed
+    (transformers defaults to unidic_lite, which seg does not install)."""
+    import importlib.util
+    import json
+
+    cfg_file = Path(folder) / "tokenizer_config.json"
+    try:
+        cfg = json.loads(cfg_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    if cfg.get("tokenizer_class") != "BertJapaneseTokenizer" or cfg.get("word_tokenizer_type", "basic") != "mecab":
+        return {}
+    mk = dict(cfg.get("mecab_kwargs") or {})
+    dic = mk.get("mecab_dic", "unidic_lite" if "mecab_option" not in mk else None)
+    if dic is not None and importlib.util.find_spec(dic) is None:
+        mk["mecab_dic"] = "ipadic"
+    elif dic is None:
+        return {}
+    return {"mecab_kwargs": mk}
+
+
+def torch_device(spec: str) -> str:
+    import torch
+
+    if spec in (None, "", "auto"):
+        if torch.cuda.is_available():
+            return "cuda"
+        return "cpu"
+    if spec.startswith("cuda") and not torch.cuda.is_available():
+        raise SegError(f"--device {spec}: CUDA is not available on this machine; use --device cpu or auto")
+    return spec
+
+
+def autocast(device: str):
+    """bf16 (or fp16) autocast on a GPU, nothing on the CPU."""
+    import contextlib
+
+    import torch
+
+    if device.startswith("cuda"):
+        dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        return torch.autocast("cuda", dtype=dtype)
+    return contextlib.nullcontext()
+
+
+def quiet_transformers() -> None:
+    """No per-file "Loading weights" bars from transformers: seg shows its own progress."""
+    try:
+        from transformers.utils import logging as tlog
+
+        tlog.disable_progress_bar()
+        tlog.set_verbosity_error()
+    except ImportError:  # pragma: no cover
+        pass

@@ -1,0 +1,82 @@
+"""Any transformers encoder (BERT-like) with its own tokenizer and [CLS] or masked-mean pooling.
+
+BertJapaneseTokenizer models with MeCab word splitting get `mecab_kwargs` with ipadic
+when the dictionary they name (tohoku v3: unidic_lite) is not installed. On a GPU the
+forward runs under bf16/fp16 autocast.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import SegError
+from ..fingerprint import ENCODING_VERSION, hash_folder
+from .base import Encoder, autocast, quiet_transformers, resolve_model, tokenizer_kwargs, torch_device
+
+DEFAULT_MODEL = "tohoku-nlp/bert-base-japanese-v3"
+
+
+class BertEncoder(Encoder):
+    kind = "bert"
+    unsupported = ("vectors",)
+    token_budget = 16384
+    batch_size = 64
+
+    def __init__(self, cfg, memo=None):
+        super().__init__(cfg, memo)
+        self.pooling = cfg.pooling or "mean"
+        self.folder, self.hub_name = resolve_model(cfg.model or DEFAULT_MODEL)
+        if not (self.folder / "config.json").is_file():
+            raise SegError(f"--model {cfg.model}: {self.folder} holds no transformers model (no config.json)")
+        self.model_spec = self.hub_name or str(self.folder)
+        self._model = self._tok = None
+
+    def identity(self) -> dict:
+        return {"kind": "bert", "model": self.hub_name, "files": hash_folder(self.folder, self.memo),
+                "pooling": self.pooling, "max_length": self.cfg.max_length, "normalize": False, "prefix": None,
+                "layer": "last", "encoding_version": ENCODING_VERSION}
+
+    def describe(self) -> str:
+        return f"{self.hub_name or self.folder} ({self.pooling} pooling)"
+
+    def load(self) -> None:
+        if self._model is not None:
+            return
+        import torch
+        from transformers import AutoModel, AutoTokenizer
+
+        quiet_transformers()
+
+        self._device = torch_device(self.cfg.device)
+        try:
+            self._tok = AutoTokenizer.from_pretrained(str(self.folder), local_files_only=True, **tokenizer_kwargs(self.folder))
+            self._model = AutoModel.from_pretrained(str(self.folder), local_files_only=True).to(self._device).eval()
+        except Exception as e:
+            raise SegError(f"--model {self.describe()}: transformers could not load it "
+                           f"({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})") from None
+        limit = getattr(self._model.config, "max_position_embeddings", 512) or 512
+        tok_limit = self._tok.model_max_length if self._tok.model_max_length and self._tok.model_max_length < 100_000 else limit
+        self._max_length = min(self.cfg.max_length or tok_limit, tok_limit, limit)
+        self._torch = torch
+
+    @property
+    def dim(self) -> int:
+        self.load()
+        return int(self._model.config.hidden_size)
+
+    def tokenize(self, texts: list[str]):
+        return self._tok(texts, padding=True, truncation=True, max_length=self._max_length, return_tensors="pt")
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        self.load()
+        torch = self._torch
+        batch = self.tokenize(texts)
+        batch = {k: v.to(self._device) for k, v in batch.items()}
+        with torch.inference_mode(), autocast(self._device):
+            h = self._model(**batch).last_hidden_state
+            if self.pooling == "cls":
+                v = h[:, 0]
+            else:
+                m = batch["attention_mask"].unsqueeze(-1).to(h.dtype)
+                v = (h * m).sum(1) / m.sum(1).clamp(min=1e-9)
+        return v.float().cpu().numpy()

@@ -1,0 +1,74 @@
+"""Any sentence-transformers model, by hub name or local folder, encoded with its own `encode`.
+
+The model defines its pooling and normalisation (modules.json); --max-length overrides
+its max_seq_length. On a GPU the forward runs under bf16/fp16 autocast.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import SegError
+from ..fingerprint import ENCODING_VERSION, hash_folder
+from .base import Encoder, autocast, quiet_transformers, resolve_model, tokenizer_kwargs, torch_device
+
+DEFAULT_MODEL = "sonoisa/sentence-bert-base-ja-mean-tokens-v2"
+
+
+class SBertEncoder(Encoder):
+    kind = "sbert"
+    unsupported = ("pooling", "vectors")
+    token_budget = 16384
+    batch_size = 64
+
+    def __init__(self, cfg, memo=None):
+        super().__init__(cfg, memo)
+        self.folder, self.hub_name = resolve_model(cfg.model or DEFAULT_MODEL)
+        if not (self.folder / "modules.json").is_file() and not (self.folder / "config.json").is_file():
+            raise SegError(f"--model {cfg.model}: {self.folder} holds no sentence-transformers model (no modules.json or config.json)")
+        self.model_spec = self.hub_name or str(self.folder)
+        self._model = None
+        self._device = None
+
+    def identity(self) -> dict:
+        return {"kind": "sbert", "model": self.hub_name, "files": hash_folder(self.folder, self.memo),
+                "max_length": self.cfg.max_length, "pooling": "model", "normalize": "model", "prefix": None,
+                "encoding_version": ENCODING_VERSION}
+
+    def describe(self) -> str:
+        return self.hub_name or str(self.folder)
+
+    def load(self) -> None:
+        if self._model is not None:
+            return
+        from sentence_transformers import SentenceTransformer
+
+        quiet_transformers()
+
+        self._device = torch_device(self.cfg.device)
+        try:
+            self._model = SentenceTransformer(str(self.folder), device=self._device, local_files_only=True,
+                                              processor_kwargs=tokenizer_kwargs(self.folder) or None)
+        except SegError:
+            raise
+        except Exception as e:
+            raise SegError(f"--model {self.describe()}: sentence-transformers could not load it "
+                           f"({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})") from None
+        self._model.eval()
+        if self.cfg.max_length:
+            self._model.max_seq_length = self.cfg.max_length
+
+    @property
+    def dim(self) -> int:
+        self.load()
+        get = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
+        d = get()
+        if d is None:
+            d = int(self.encode(["。"]).shape[1])
+        return int(d)
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        self.load()
+        with autocast(self._device):
+            v = self._model.encode(texts, batch_size=len(texts), show_progress_bar=False, convert_to_numpy=True)
+        return np.asarray(v, dtype=np.float32)
