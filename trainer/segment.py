@@ -48,7 +48,7 @@ from rich.table import Table
 from pipeline.documents import FORMATS, Document, load_document, parse_text
 from pipeline.errors import SegError
 from pipeline.fsutil import read_json, write_text_atomic
-from pipeline.progress import console
+from pipeline.progress import console, progress
 from pipeline.reader import decode
 
 from .metrics import METRICS, segmentation_metrics
@@ -193,51 +193,42 @@ def _flatten(docs: list[Document]) -> tuple[list[str], list[tuple[int, int]]]:
     return texts, spans
 
 
-def _gap_sentences(spans: list[tuple[int, int]]) -> np.ndarray:
-    """Index of the sentence after every candidate gap (i >= 1 within each document)."""
-    from .windows import gap_windows
-
-    return gap_windows(spans, 1, 1).sentence
-
-
 def run_model(docs: list[Document], run_dir: Path, cfg: SegmentConfig) -> tuple[np.ndarray, float, str]:
     """(probability per sentence, threshold, description) from a trained run."""
     from pipeline.vectors import encode_texts
 
-    from .predict import predict_probs
+    from .predict import gap_sentences, predict_probs
     from .run import load_run
-    from .windows import parse_window
 
     run = load_run(run_dir)
     manifest = run.config.get("embedding")
-    if not manifest:
-        raise SegError(f"{run_dir}/config.json has no embedding manifest; retrain it with `seg train`")
+    if not isinstance(manifest, dict) or "fingerprint" not in manifest:
+        raise SegError(f"{run_dir}/config.json has no embedding manifest; retrain the run with `seg train`")
     texts, spans = _flatten(docs)
     vectors = encode_texts(texts, manifest, cache_dir=Path(cfg.cache) if cfg.cache else None)
-    window = parse_window(run.config["train"]["window"])
-    models = run.build_models()
-    if cfg.ensemble:
-        chosen = list(range(len(models)))
-        desc = f"run {run_dir} (ensemble of {len(models)} repeats)"
-    else:
-        chosen = [run.best_repeat]
-        desc = f"run {run_dir} (repeat {run.best_repeat}, best dev F1)"
-    gaps = _gap_sentences(spans)
-    probs_g = predict_probs([models[k] for k in chosen], vectors, spans, window)
-    probs_g = np.asarray(probs_g, dtype=np.float64)
-    if probs_g.ndim == 2:
-        probs_g = probs_g.mean(axis=0)
+    chosen = list(range(len(run.repeats))) if cfg.ensemble else [run.best_repeat]
+    models = [run.build_model(k) for k in chosen]
+    gap_probs = []
+    with progress() as bar:
+        task = bar.add_task("predict", total=len(texts) * len(models), unit="sent")
+        for m in models:
+            gap_probs.append(predict_probs(m, vectors, spans, run.window))
+            bar.advance(task, len(texts))
     probs = np.full(len(texts), np.nan)
-    probs[gaps] = probs_g
+    probs[gap_sentences(spans)] = np.mean(gap_probs, axis=0)
     threshold = float(np.mean([run.thresholds[k] for k in chosen]))
+    reps = [run.repeats[k]["repeat"] for k in chosen]
+    desc = (f"run {run_dir} (ensemble of repeats {', '.join(map(str, reps))})" if cfg.ensemble
+            else f"run {run_dir} (repeat {reps[0]}, best dev F1)")
     return probs, threshold, desc
 
 
 def run_rule(docs: list[Document]) -> np.ndarray:
     from .baselines import rule_predictions
+    from .predict import gap_sentences
 
     texts, spans = _flatten(docs)
-    gaps = _gap_sentences(spans)
+    gaps = gap_sentences(spans)
     probs = np.full(len(texts), np.nan)
     probs[gaps] = rule_predictions(texts, gaps)
     return probs

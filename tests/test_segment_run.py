@@ -1,0 +1,170 @@
+"""`seg segment --run` with a real trained run: reproduces what `seg train` reported on the
+test documents (from their raw files), --ensemble, --threshold, the vector cache, and the
+errors of unusable runs.
+
+The run: small_dataset (4 Aozora works, split 2:1:1) embedded with wiki2vec over the tiny
+word vectors of fixtures_embed (fast, and its SIF state must be restored from the cache to
+encode new text), a pool model trained 4 epochs with 2 repeats.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from cli import app
+from pipeline.dataset import load_documents, load_split
+from pipeline.documents import load_document
+from pipeline.embed import EmbedConfig, embed
+from pipeline.prep import DEMO_CORPUS
+from pipeline.vector_cache import VectorCache
+from trainer.config import TrainConfig
+from trainer.metrics import METRICS, segmentation_metrics
+from trainer.run import load_run
+from trainer.segment import SegmentConfig, segment
+from trainer.train import train
+
+runner = CliRunner()
+MELOS = DEMO_CORPUS / "000035_1567_ruby_4948.txt"    # 走れメロス: not in small_dataset, so new text
+SANGETSUKI = DEMO_CORPUS / "000119_624_ruby_5668.txt"    # 山月記: new text segmented by one test only
+
+
+@pytest.fixture(scope="module")
+def trained(small_dataset, w2v_text, tmp_path_factory) -> dict:
+    root = tmp_path_factory.mktemp("segment_run")
+    ds = root / "small"
+    shutil.copytree(small_dataset, ds)
+    manifest = embed(EmbedConfig(dataset=str(ds), encoder="wiki2vec", vectors=str(w2v_text), cache=str(root / "vectors")),
+                     root)
+    run_dir = train(TrainConfig(dataset=str(ds), encoder="wiki2vec", model="pool", window="2:2", epochs=4, repeats=2,
+                                seed=3, name="pool-w2v", output=str(root / "runs")), root)
+    return {"root": root, "dataset": ds, "run": run_dir, "manifest": manifest}
+
+
+def test_fixture_run_is_usable(trained):
+    run = load_run(trained["run"])
+    assert len(run.repeats) == 2 and run.window == (2, 2)
+    assert run.config["embedding"]["fingerprint"] == trained["manifest"]["fingerprint"]
+
+
+def test_evaluate_on_raw_test_files_reproduces_seg_train_test_metrics(trained):
+    """The lead's check: segment the raw source files of the run's test documents with --evaluate."""
+    ds, run_dir = trained["dataset"], trained["run"]
+    test = load_split(ds, "test")
+    sources = {d["doc"]: d["source"] for d in load_documents(ds)}
+    files = [sources[d] for d, _, _ in test.doc_ranges()]
+    run = load_run(run_dir)
+    best = run.repeats[run.best_repeat]
+
+    res = runner.invoke(app, ["segment", *files, "--run", "pool-w2v", "--runs-dir", str(run_dir.parent),
+                              "--evaluate", "--format", "jsonl"])
+    assert res.exit_code == 0, res.output
+    assert f"repeat {best['repeat']}" in res.stderr and "F1" in res.stderr
+    out = segment(SegmentConfig(inputs=files, run=str(run_dir), evaluate=True, format="jsonl"), stdout=open("/dev/null", "w"))
+    assert out.threshold == pytest.approx(best["threshold"])
+    for k in METRICS:
+        assert out.metrics["overall"][k] == pytest.approx(best["test"][k], abs=1e-9), k
+    # the printed table rounds the same figures
+    assert f"{best['test']['f1']:.3f}" in res.stderr and f"{best['test']['pk']:.3f}" in res.stderr
+
+    # probabilities are the ones seg train wrote for those gaps (rounded to 6 digits there)
+    rows = [json.loads(l) for l in res.stdout.splitlines()]
+    pred = {(p["doc"], p["i"]): p["prob"][run.best_repeat] for p in run.predictions("test")}
+    got = {(r["doc"], r["i"]): r["prob"] for r in rows if r["i"] > 0}
+    assert len(got) == len(pred) > 50
+    assert max(abs(got[k] - pred[k]) for k in pred) < 2e-6
+
+
+def test_ensemble_averages_all_repeats(trained):
+    run_dir = trained["run"]
+    run = load_run(run_dir)
+    ds = trained["dataset"]
+    files = [d["source"] for d in load_documents(ds) if d["split"] == "test"]
+    preds = run.predictions("test")
+    y = np.array([p["label"] for p in preds])
+    mean_prob = np.array([np.mean(p["prob"]) for p in preds])
+    thr = float(np.mean(run.thresholds))
+    from collections import Counter
+
+    counts = list(Counter(p["doc"] for p in preds).values())        # rows come in document order
+    expect = segmentation_metrics(y, mean_prob >= thr, counts)
+    out = segment(SegmentConfig(inputs=files, run=str(run_dir), ensemble=True, evaluate=True, format="jsonl"),
+                  stdout=open("/dev/null", "w"))
+    assert out.threshold == pytest.approx(thr)
+    assert "ensemble" in out.segmenter
+    probs = np.concatenate([r.probs[1:] for r in out.docs])
+    assert np.abs(probs - mean_prob).max() < 2e-6
+    assert out.metrics["overall"]["f1"] == pytest.approx(expect["f1"], abs=1e-9)
+    assert out.metrics["overall"]["pk"] == pytest.approx(expect["pk"], abs=1e-9)
+
+
+def test_threshold_override_and_output_formats(trained, tmp_path):
+    run_dir = str(trained["run"])
+    common = [str(MELOS), "--run", run_dir]
+    rows = [json.loads(l) for l in runner.invoke(app, ["segment", *common, "--format", "jsonl"]).stdout.splitlines()]
+    probs = np.array([r["prob"] for r in rows[1:]])
+    assert len(rows) == len(load_document(MELOS).sentences)
+    cut = float(np.median(probs))
+    low = [json.loads(l) for l in runner.invoke(app, ["segment", *common, "--format", "jsonl", "--threshold", str(cut)]).stdout.splitlines()]
+    assert [r["label"] for r in low[1:]] == [int(p >= cut) for p in probs]
+    assert low[0]["label"] == 1
+    txt = runner.invoke(app, ["segment", *common, "--threshold", str(cut), "--indent"])
+    assert txt.exit_code == 0
+    assert len(txt.stdout.splitlines()) == sum(r["label"] for r in low)
+    assert "".join(l.lstrip("\u3000") for l in txt.stdout.splitlines()) == "".join(r["text"] for r in low)
+
+
+def test_new_text_is_encoded_once_then_read_from_the_cache(trained, tmp_path):
+    manifest = trained["manifest"]
+    texts = load_document(SANGETSUKI).sentences
+    cache = VectorCache(Path(manifest["cache"]), manifest["fingerprint"])
+    before = len(cache.missing(list(dict.fromkeys(texts))))
+    assert before > 0
+    first = runner.invoke(app, ["segment", str(SANGETSUKI), "--run", str(trained["run"]), "--format", "jsonl"])
+    assert first.exit_code == 0, first.output
+    assert "encode" in first.stderr and "predict" in first.stderr and "sent/s" in first.stderr
+    assert VectorCache(Path(manifest["cache"]), manifest["fingerprint"]).missing(list(dict.fromkeys(texts))) == []
+    second = runner.invoke(app, ["segment", str(SANGETSUKI), "--run", str(trained["run"]), "--format", "jsonl"])
+    assert second.stdout == first.stdout and "encode" not in second.stderr
+
+
+def test_run_whose_encoder_is_gone_is_a_clean_error(trained, tmp_path):
+    broken = tmp_path / "runs" / "broken"
+    shutil.copytree(trained["run"], broken)
+    cfg = json.loads((broken / "config.json").read_text(encoding="utf-8"))
+    cfg["embedding"]["config"]["vectors"] = str(tmp_path / "gone" / "words.txt")
+    cfg["embedding"]["cache"] = str(tmp_path / "fresh-cache")      # nothing cached: must encode
+    (broken / "config.json").write_text(json.dumps(cfg), encoding="utf-8")
+    res = runner.invoke(app, ["segment", str(MELOS), "--run", "broken", "--runs-dir", str(tmp_path / "runs")])
+    assert res.exit_code == 1
+    lines = [l for l in res.stderr.splitlines() if l.startswith("error:")]
+    assert len(lines) == 1 and "wiki2vec" in lines[0] and "Traceback" not in res.output
+
+
+def test_unfinished_run_and_pickled_checkpoint_are_refused(trained, tmp_path):
+    import pickle
+
+    import torch
+
+    class Evil:
+        def __reduce__(self):
+            return (exec, ("open(%r, 'w').write('pwned')" % str(tmp_path / "pwned"),))
+
+    run = tmp_path / "runs" / "evil"
+    shutil.copytree(trained["run"], run)
+    best = load_run(run).best_repeat
+    torch.save({"x": Evil()}, run / f"repeat-{load_run(run).repeats[best]['repeat']}.pt", pickle_module=pickle)
+    res = runner.invoke(app, ["segment", str(MELOS), "--run", str(run)])
+    assert res.exit_code == 1 and "repeat-" in res.stderr
+    assert not (tmp_path / "pwned").exists()
+
+    half = tmp_path / "runs" / "half"
+    shutil.copytree(trained["run"], half)
+    (half / "metrics.json").unlink()
+    res = runner.invoke(app, ["segment", str(MELOS), "--run", str(half)])
+    assert res.exit_code == 1 and "metrics.json" in res.stderr
