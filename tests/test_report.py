@@ -179,10 +179,12 @@ def test_existing_report_needs_force(runs_dir, tmp_path):
     (out / "keep.txt").write_text("x")
     r = runner.invoke(app, ["report", "--runs", str(runs_dir), "--output", str(out)])
     assert r.exit_code == 1 and "--force" in r.output and (out / "keep.txt").exists()
-    r = runner.invoke(app, ["report", "--runs", str(runs_dir), "--output", str(out), "--force", "--format", "md"])
+    # one run named under --runs: a report of that run alone
+    r = runner.invoke(app, ["report", "pool-w1", "--runs", str(runs_dir), "--output", str(out), "--force", "--format", "md"])
     assert r.exit_code == 0, r.output
     assert (out / "report.md").exists() and not (out / "keep.txt").exists()
-    assert "pool-good" in r.output
+    md = (out / "report.md").read_text(encoding="utf-8")
+    assert "pool-w1" in r.output and "pool-good" not in md and "nothing to compare" in md
 
 
 # ----------------------------------------------------------------------------- significance
@@ -253,7 +255,8 @@ def test_half_written_and_old_runs_get_a_note_not_a_crash(runs_dir, tmp_path):
     nopred = make_run(runs_dir, "nopred", {s: split_docs(Path(json.loads((runs_dir / "pool-w1" / "config.json").read_text())["dataset"]), s)
                                            for s in ("dev", "test")}, [1.0], seed=9, write_preds=False)
 
-    r = runner.invoke(app, ["report", "--runs", str(runs_dir), "--output", str(tmp_path / "rep"), "--format", "md"])
+    names = ["half", "running", "old", "nopred", "pool-w1"]
+    r = runner.invoke(app, ["report", *[str(runs_dir / n) for n in names], "--output", str(tmp_path / "rep"), "--format", "md"])
     assert r.exit_code == 0, r.output
     md = (tmp_path / "rep" / "report.md").read_text(encoding="utf-8")
     assert re.search(r"\| half ⚠ \|.*—", md) and "incomplete: no metrics.json" in md
@@ -261,7 +264,7 @@ def test_half_written_and_old_runs_get_a_note_not_a_crash(runs_dir, tmp_path):
     assert re.search(r"\| old ⚠ \|", md) and "old format" in md
     assert "no predictions-test.jsonl" in md
     # the finished runs are still fully reported
-    assert "pool-good-training.png" in md and "nopred-training.png" in md and "nopred-threshold" not in md
+    assert "pool-w1-training.png" in md and "nopred-training.png" in md and "nopred-threshold" not in md
 
 
 def test_no_runs_is_one_clear_line(tmp_path):

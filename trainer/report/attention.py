@@ -13,7 +13,6 @@ its read-out token is shown ([CLS], [SEP], or the mean over sentence rows for me
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import numpy as np
 
@@ -43,33 +42,8 @@ def window_labels(left: int, right: int) -> list[str]:
     return [f"L-{left - k}" for k in range(left)] + [f"R{k}" for k in range(right)]
 
 
-def load_model(run: RunInfo, repeat: int):
-    import torch
-
-    from trainer.models import from_spec
-
-    spec = run.config.get("model")
-    if not isinstance(spec, dict) or "kind" not in spec:
-        raise SegError("config.json has no model spec (older run)")
-    f = run.path / f"repeat-{repeat}.pt"
-    if not f.is_file():
-        raise SegError(f"no {f.name} in the run directory")
-    model = from_spec(spec)
-    try:
-        state = torch.load(f, map_location="cpu", weights_only=True)
-        model.load_state_dict(state)
-    except Exception as e:  # a damaged or foreign file: report it, keep the rest of the report
-        raise SegError(f"{f.name} does not load into the run's model ({type(e).__name__})") from None
-    return model.eval(), spec
-
-
 def attention_blocks(run: RunInfo, split: str, path: Path) -> list[Block]:
     """One heatmap image (a panel per chosen gap) and the sentences of each window."""
-    import torch
-
-    from pipeline.dataset import load_split
-    from pipeline.vectors import load_split_vectors
-
     preds = run.predictions(split)
     if preds is None:
         return []
@@ -77,33 +51,41 @@ def attention_blocks(run: RunInfo, split: str, path: Path) -> list[Block]:
     rep = run.repeats[k]
     if not (run.path / f"repeat-{rep.get('repeat', k)}.pt").is_file():   # before importing torch
         raise SegError(f"no repeat-{rep.get('repeat', k)}.pt in the run directory")
-    model, spec = load_model(run, int(rep.get("repeat", k)))
-    left, right = int(spec["left"]), int(spec["right"])
     if run.dataset is None:
         raise SegError("the run names no dataset")
     picks = pick_gaps(preds.labels, preds.probs[:, k], float(rep.get("threshold", 0.5)))
     if not picks:
         return []
-    s = load_split(run.dataset, split)
-    vectors = np.asarray(load_split_vectors(run.dataset, str(run.train.get("encoder", run.encoder)), split), dtype=np.float32)
-    if vectors.shape[1] != int(spec.get("dim", vectors.shape[1])):
-        raise SegError(f"cached vectors have dim {vectors.shape[1]}, the model expects {spec.get('dim')}")
-    start = {d: (a, b) for d, a, b in s.doc_ranges()}
+    from pipeline.dataset import load_split
+    from pipeline.vectors import load_split_vectors
+    from trainer.predict import predict_probs
+    from trainer.run import load_run
 
-    idx = np.full((len(picks), left + right), -1, dtype=np.int64)
+    trained = load_run(run.path)
+    model = trained.build_model(k)
+    left, right = trained.window
+    s = load_split(run.dataset, split)
+    vectors = load_split_vectors(run.dataset, str(run.train.get("encoder", run.encoder)), split)
+    ranges = {d: (a, b) for d, a, b in s.doc_ranges()}
+
+    att_rows, probs, idx = [], [], np.full((len(picks), left + right), -1, dtype=np.int64)
+    per_doc: dict[str, tuple] = {}
     for n, (_, row) in enumerate(picks):
-        a, b = start[preds.docs[row]]
-        sent = a + int(preds.index[row])
-        pos = np.arange(sent - left, sent + right)
+        doc = preds.docs[row]
+        a, b = ranges[doc]
+        i = int(preds.index[row])
+        if doc not in per_doc:
+            per_doc[doc] = predict_probs(model, vectors, [(a, b)], (left, right), return_attention=True)
+        p, att = per_doc[doc]
+        if att is None:
+            return []
+        att_rows.append(att[i - 1])          # gaps of a document are i = 1 .. n-1, in order
+        probs.append(float(p[i - 1]))
+        pos = np.arange(a + i - left, a + i + right)
         idx[n] = np.where((pos >= a) & (pos < b), pos, -1)
-    x = torch.from_numpy(np.concatenate([vectors, np.zeros((1, vectors.shape[1]), np.float32)])[idx])
-    mask = torch.from_numpy(idx >= 0)
-    with torch.no_grad():
-        logits, att = model(x, mask, return_attention=True)
-    if att is None:
-        return []
-    att = att.float().numpy()
+    att = np.stack(att_rows)
     wl = window_labels(left, right)
+    spec = trained.spec
     if att.ndim == 4:                                  # transformer: (B, heads, T, T) -> read-out row
         labels = ["[CLS]", *wl[:left], "[SEP]", *wl[left:]]
         pooling = spec.get("pooling") or "cls"
@@ -121,14 +103,12 @@ def attention_blocks(run: RunInfo, split: str, path: Path) -> list[Block]:
         labels = wl + [f"m{j}" for j in range(att.shape[-1] - left - right)]
         readout = "query at the gap"
     names = dict(KINDS)
-    prob_now = torch.sigmoid(logits).numpy()
     examples, windows = [], []
     for n, (kind, row) in enumerate(picks):
         doc, i = preds.docs[row], int(preds.index[row])
-        examples.append({"attention": att[n], "title": f"{names[kind]}: {doc} #{i}\np={prob_now[n]:.2f}, "
+        examples.append({"attention": att[n], "title": f"{names[kind]}: {doc} #{i}\np={probs[n]:.2f}, "
                                                        f"true {'break' if preds.labels[row] else 'no break'}"})
-        a, _ = start[doc]
-        windows.append(WindowBlock(f"{names[kind]} ({doc}, sentence {i}, p={prob_now[n]:.2f}): the window's sentences",
+        windows.append(WindowBlock(f"{names[kind]} ({doc}, sentence {i}, p={probs[n]:.2f}): the window's sentences",
                                    [(wl[j], s.texts[idx[n, j]], s.labels[idx[n, j]]) for j in range(left + right)
                                     if idx[n, j] >= 0]))
     img = plot_attention(examples, labels, f"{run.name}: attention per head ({readout}), repeat {rep.get('repeat', k)}", path)

@@ -78,7 +78,7 @@ def render(content: ReportContent, out_dir: Path) -> str:
                 lines += _compare(b)
             elif isinstance(b, Image):
                 rel = Path(b.path).relative_to(out_dir).as_posix()
-                lines += [f"![{b.alt or b.caption}]({rel})", "", f"*{b.caption}*", ""]
+                lines += [f"![{b.alt or Path(rel).stem}]({rel})", "", f"*{b.caption}*", ""]
             elif isinstance(b, SentencesBlock):
                 lines += _sentences(b)
             elif isinstance(b, WindowBlock):

@@ -18,6 +18,8 @@ from matplotlib.figure import Figure
 from .collect import Predictions, RunInfo
 from .significance import doc_counts, f1_from_counts
 
+CJK_FILES = ("notosanscjk", "notoserifcjk", "notosansjp", "ipaexg", "ipag", "takao", "vl-gothic", "droidsansfallback",
+             "wqy-zenhei", "sourcehansans")
 CJK_FAMILIES = ("Noto Sans CJK JP", "Noto Sans JP", "IPAexGothic", "IPAGothic", "IPAPGothic", "TakaoGothic",
                 "VL Gothic", "Source Han Sans JP", "Noto Serif CJK JP", "Droid Sans Fallback", "WenQuanYi Zen Hei")
 DPI = 110
@@ -26,11 +28,20 @@ DPI = 110
 @lru_cache(maxsize=1)
 def cjk_font() -> Optional[str]:
     """Name of an installed font family with Japanese glyphs, or None."""
-    names = {f.name for f in font_manager.fontManager.ttflist}
-    for fam in CJK_FAMILIES:
-        if fam in names:
-            return fam
-    return None
+    def pick():
+        names = {f.name for f in font_manager.fontManager.ttflist}
+        return next((fam for fam in CJK_FAMILIES if fam in names), None)
+
+    fam = pick()
+    if fam is None:   # installed after matplotlib cached its font list: register the files now
+        for f in font_manager.findSystemFonts():
+            if any(k in Path(f).name.lower().replace("_", "-") for k in CJK_FILES):
+                try:
+                    font_manager.fontManager.addfont(f)
+                except (OSError, RuntimeError, ValueError):
+                    continue
+        fam = pick()
+    return fam
 
 
 def _figure(w: float, h: float) -> Figure:
@@ -145,7 +156,7 @@ def plot_doc_f1(per_run: dict[str, dict[str, float]], titles: dict[str, str], sp
     ax.invert_yaxis()
     ax.set(xlim=(0, 1), xlabel="F1 (mean over repeats)", title=f"F1 per document on {split} (hardest first)")
     ax.grid(axis="x", alpha=0.3)
-    ax.legend(fontsize=7, loc="lower right")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     return _save(fig, path)
 
 

@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 import tempfile
 import time
@@ -256,19 +255,24 @@ def document_view(cfg: ReportConfig, runs: list[RunInfo], best: Optional[RunInfo
     preds = lead.predictions(split)
     doc = preds.docs[0]
     blocks: list[Block] = []
-    rows = preds.doc_slices()[doc]
+    all_rows = preds.doc_slices()[doc]
+    limit = 2 * cfg.max_sentences                       # a strip longer than this is unreadable
+    rows = all_rows[preds.index[all_rows] < limit]
     predicted, probs = {}, {}
     for r in runs:
         p = r.predictions(split)
         sl = p.doc_slices().get(doc)
-        if sl is None or len(sl) != len(rows):
+        if sl is None or len(sl) != len(all_rows) or not np.array_equal(p.index[sl], preds.index[all_rows]):
             continue
+        sl = sl[: len(rows)]
         yhat, prob = _repeat_preds(r, split)
         predicted[r.name], probs[r.name] = yhat[sl], prob[sl]
     path = plot_timeline(doc, preds.labels[rows], preds.index[rows], predicted, probs, titles,
                          img_dir / f"timeline-{split}.png")
-    blocks.append(Image(path, f"{titles.get(doc, doc)} ({doc}): true breaks and each run's predicted breaks "
-                              "(best repeat by dev F1, at its threshold), with the break probability."))
+    part = f"first {len(rows) + 1} of {len(all_rows) + 1} sentences; " if len(rows) < len(all_rows) else ""
+    blocks.append(Image(path, f"{titles.get(doc, doc)} ({doc}; {part}x = sentence index): true breaks and each "
+                              "run's predicted breaks (best repeat by dev F1, at its threshold), with the break "
+                              "probability."))
     texts = _doc_texts(lead, split, doc)
     if texts is None:
         lead.note(f"dataset {lead.dataset} not readable: sentence view skipped")
