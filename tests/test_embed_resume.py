@@ -1,0 +1,81 @@
+"""A `seg embed` killed mid-run (SIGKILL) resumes: the next run encodes only what is missing,
+and the resumed cache holds the same vectors as a clean run into a fresh cache. wiki2vec
+(no torch to import, so the subprocess starts fast) also checks that the SIF weights
+stored by the killed run are the ones the resumed run uses."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from typer.testing import CliRunner
+
+from cli import app
+from pipeline.dataset import SPLITS, load_split
+from pipeline.embed import DELAY_ENV
+from pipeline.vector_cache import VectorCache
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def entries(cache: Path) -> int:
+    import lmdb
+
+    if not (cache / "data.mdb").is_file():
+        return 0
+    env = lmdb.open(str(cache), readonly=True, lock=False, max_dbs=4)
+    try:
+        with env.begin() as txn:
+            try:
+                db = env.open_db(b"vectors", txn=txn, create=False)
+            except lmdb.NotFoundError:
+                return 0
+            return int(txn.stat(db)["entries"])
+    finally:
+        env.close()
+
+
+def test_killed_run_resumes_with_identical_vectors(small_dataset, w2v_text, tmp_path):
+    import shutil
+
+    ds = tmp_path / "small"
+    shutil.copytree(small_dataset, ds)
+    texts = [t for s in SPLITS for t in load_split(ds, s).texts]
+    distinct = len(set(texts))
+    cache = tmp_path / "vc"
+    args = ["embed", str(ds), "--encoder", "wiki2vec", "--vectors", str(w2v_text), "--cache", str(cache), "--batch-size", "8"]
+    env = dict(os.environ, **{DELAY_ENV: "0.2", "HF_HUB_OFFLINE": "1"})
+    proc = subprocess.Popen([sys.executable, "-c", "from cli import main; main()", *args], cwd=REPO, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.time() + 120
+    try:
+        while entries(cache) < 24:
+            assert proc.poll() is None, proc.stderr.read().decode()
+            assert time.time() < deadline, "the embedding subprocess never wrote a batch"
+            time.sleep(0.1)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    done = entries(cache)
+    assert 24 <= done < distinct  # killed mid-run, whole batches committed
+
+    res = CliRunner().invoke(app, args)
+    assert res.exit_code == 0, res.output
+    m = json.loads((ds / "embeddings" / "wiki2vec.json").read_text(encoding="utf-8"))
+    assert m["counts"]["cached"] == done and m["counts"]["encoded"] == distinct - done
+    assert VectorCache(cache, m["fingerprint"]).count() == distinct
+
+    clean = tmp_path / "clean"
+    res = CliRunner().invoke(app, [*args[:-4], "--cache", str(clean), "--name", "clean"])
+    assert res.exit_code == 0, res.output
+    fp = m["fingerprint"]
+    a = VectorCache(cache, fp).get_many(texts)
+    b = VectorCache(clean, fp).get_many(texts)
+    assert a[1] == b[1] == []
+    np.testing.assert_allclose(a[0], b[0], atol=1e-5)
