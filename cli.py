@@ -151,6 +151,48 @@ def segment(
     run_segment(cfg, cache_root())
 
 
+@app.command()
+@clean_errors
+def train(
+    dataset: Optional[Path] = typer.Argument(None, help="Dataset directory written by `seg prep` and embedded by `seg embed`. Default: cache/datasets/demo."),
+    encoder: str = typer.Option("e5", "--encoder", "-e", help="Name of the cached embedding to train on (`seg embed --encoder NAME`, or its --name)."),
+    model: str = typer.Option("pool", "--model", "-m", help="Sentence integrator: pool (left/right pooling + MLP), bilstm, transformer or attmem (attention over the window + memory slots)."),
+    window: str = typer.Option("2:2", "--window", "-w", help="L:R sentences before the gap : from the gap on, padded at document edges."),
+    loss: str = typer.Option("bce", "--loss", help="bce, balanced (inverse-frequency class weights of the train gaps; with --beta the effective-number weights of Cui et al.) or focal."),
+    gamma: float = typer.Option(2.0, "--gamma", help="focal only: focusing parameter; 0 is plain BCE."),
+    alpha: Optional[float] = typer.Option(None, "--alpha", help="focal only: weight of the break class in [0, 1] (the other class gets 1 - alpha). Default: unweighted."),
+    beta: Optional[float] = typer.Option(None, "--beta", help="balanced only: effective-number beta in (0, 1), e.g. 0.9999. Default: plain inverse frequency."),
+    epochs: int = typer.Option(15, "--epochs", help="Epochs per repeat; the epoch with the best dev F1 is kept."),
+    repeats: int = typer.Option(1, "--repeats", "-r", help="Independent trainings with seeds seed, seed+1, ...; results are reported as mean ± std."),
+    seed: int = typer.Option(0, "--seed", help="Seed of repeat 0; the same seed reproduces the same run on the CPU."),
+    lr: float = typer.Option(1e-3, "--lr", help="AdamW learning rate."),
+    weight_decay: float = typer.Option(0.0, "--weight-decay", help="AdamW weight decay."),
+    batch_size: int = typer.Option(256, "--batch-size", help="Candidate gaps per training step."),
+    shuffle_block: int = typer.Option(16, "--shuffle-block", help="Gaps kept in document order when shuffling (batches of stretches of text share window sentences, which makes epochs faster); 1 = plain shuffle."),
+    hidden: int = typer.Option(128, "--hidden", help="Width of the input projection and the integrator."),
+    dropout: float = typer.Option(0.1, "--dropout", help="Dropout probability."),
+    layers: int = typer.Option(1, "--layers", help="Depth: BiLSTM layers, transformer layers, attmem attention hops, or pool MLP hidden layers."),
+    heads: int = typer.Option(4, "--heads", help="transformer/attmem: attention heads (must divide --hidden)."),
+    memory_size: int = typer.Option(0, "--memory-size", help="attmem: learned memory slots attended beside the window; 0 = none."),
+    pooling: str = typer.Option("auto", "--pooling", help="transformer read-out: cls, sep (the boundary token) or mean; pool: mean or max. auto = cls for transformer, mean for pool."),
+    device: str = typer.Option("auto", "--device", help="auto (cuda when available), cpu or cuda."),
+    threads: int = typer.Option(0, "--threads", help="CPU threads for torch. 0 = one thread on a machine of 2 cores or fewer (shared cores make more threads slower), else torch's default."),
+    name: Optional[str] = typer.Option(None, "--name", help="Run directory name under --output. Default: <model>-w<L>x<R>-<loss>-<yyyymmdd-HHMMSS> (with -2, -3... if taken)."),
+    output: Path = typer.Option(Path("runs"), "--output", "-o", help="Directory holding the runs."),
+    force: bool = typer.Option(False, "--force", help="Replace an existing run of the same --name."),
+):
+    """Train a sentence integrator on cached vectors: select epoch and threshold on dev, score test, write runs/<name>/."""
+    from trainer.config import TrainConfig
+    from trainer.train import train as run_train
+
+    cfg = TrainConfig(dataset=str(dataset) if dataset else None, encoder=encoder, model=model, window=window, loss=loss,
+                      gamma=gamma, alpha=alpha, beta=beta, epochs=epochs, repeats=repeats, seed=seed, lr=lr,
+                      weight_decay=weight_decay, batch_size=batch_size, shuffle_block=shuffle_block, hidden=hidden,
+                      dropout=dropout, layers=layers, heads=heads, memory_size=memory_size, pooling=pooling,
+                      device=device, threads=threads, name=name, output=str(output), force=force)
+    run_train(cfg, cache_root())
+
+
 def main() -> None:
     app()
 

@@ -1,0 +1,13 @@
+"""seg.trainer: cached sentence vectors -> trained sentence integrators (seg train).
+
+    config.py    TrainConfig, the one dataclass of the stage (saved as runs/<name>/config.json)
+    data.py      a split's cached vectors, labels and document ranges (reads only the vector cache)
+    windows.py   candidate gaps and their L:R sentence windows as index tensors
+    models/      one small nn.Module per sentence integrator (pool, bilstm, transformer, attmem)
+    losses.py    bce, balanced (class-weighted) and focal losses
+    metrics.py   P/R/F1/balanced accuracy and per-document Pk/WindowDiff
+    baselines.py "everywhere" and the bracket "rule"
+    train.py     the protocol: repeats, per-epoch dev selection, the run directory
+    run.py       load_run(run_dir) -> Run (config, metrics, models, thresholds)
+    predict.py   predict_probs(models, vectors, ranges, window) for new text and heatmaps
+"""

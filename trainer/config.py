@@ -1,0 +1,40 @@
+"""TrainConfig: every option of `seg train`, saved beside the run as config.json["train"]."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+MODELS = ("pool", "bilstm", "transformer", "attmem")
+LOSSES = ("bce", "balanced", "focal")
+POOLINGS = ("auto", "cls", "sep", "mean", "max")
+DEVICES = ("auto", "cpu", "cuda")
+
+
+@dataclass
+class TrainConfig:
+    dataset: str | None = None       # dataset directory from `seg prep`; None = <cache>/datasets/demo
+    encoder: str = "e5"              # name of the cached embedding (`seg embed --encoder NAME`)
+    model: str = "pool"              # pool | bilstm | transformer | attmem
+    window: str = "2:2"              # L:R sentences before:from the gap
+    loss: str = "bce"                # bce | balanced | focal
+    gamma: float = 2.0               # focal loss focusing parameter (0 = plain BCE)
+    alpha: float | None = None       # focal loss weight of the positive class (None = unweighted)
+    beta: float | None = None        # balanced loss: effective-number beta (Cui et al. 2019); None = inverse frequency
+    epochs: int = 15
+    repeats: int = 1
+    seed: int = 0                    # repeat k uses seed + k
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    batch_size: int = 256
+    shuffle_block: int = 16          # gaps kept together when shuffling (1 = plain shuffle); see train.block_permutation
+    hidden: int = 128
+    dropout: float = 0.1
+    layers: int = 1                  # BiLSTM layers, transformer layers, attention hops, pool MLP layers
+    heads: int = 4                   # attention heads (transformer, attmem)
+    memory_size: int = 0             # attmem: learned memory slots (0 = none)
+    pooling: str = "auto"            # transformer: cls|sep|mean (auto = cls); pool: mean|max (auto = mean)
+    device: str = "auto"             # auto | cpu | cuda
+    threads: int = 0                 # torch CPU threads (0 = 1 on a <= 2-core machine, else torch's default)
+    name: str | None = None          # run directory name under output; None = <model>-w<L>x<R>-<loss>-<time>
+    output: str = "runs"
+    force: bool = False              # replace an existing run of the same --name

@@ -1,0 +1,72 @@
+"""One split as the trainer sees it: cached vectors, labels, texts and document ranges.
+
+The trainer reads sentence vectors only from the cache written by `seg embed`
+(pipeline/vectors.py); it never runs an encoder.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from pipeline.dataset import SPLITS, load_split
+from pipeline.errors import SegError
+
+
+@dataclass
+class SplitData:
+    name: str
+    vectors: np.ndarray                  # (n_sentences, dim) float32
+    labels: np.ndarray                   # (n_sentences,) int64, 1 = sentence starts a paragraph
+    texts: list[str]
+    docs: list[str]                      # document id per sentence
+    index: list[int]                     # sentence index within its document
+    ranges: list[tuple[str, int, int]]   # (doc, start, end) per document
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    @property
+    def spans(self) -> list[tuple[int, int]]:
+        return [(s, e) for _, s, e in self.ranges]
+
+    def with_labels(self, labels: np.ndarray) -> "SplitData":
+        """A copy with other labels (tests use it to show test labels never steer selection)."""
+        return SplitData(self.name, self.vectors, np.asarray(labels, dtype=np.int64), self.texts,
+                         self.docs, self.index, self.ranges)
+
+
+def load_data(dataset: Path, encoder: str, splits=SPLITS) -> tuple[dict[str, SplitData], dict]:
+    """Every split of `dataset` with its cached `encoder` vectors, and the embedding manifest.
+
+    Raises SegError when a split holds no candidate gap, when `encoder` names no embedding
+    of the dataset (naming the `seg embed` command), or when the vectors do not line up.
+    """
+    from pipeline.encoders import ENCODERS
+    from pipeline.vectors import available, embedding_info, load_split_vectors
+
+    dataset = Path(dataset)
+    loaded = {split: load_split(dataset, split) for split in splits}
+    for split, s in loaded.items():
+        ranges = s.doc_ranges()
+        if sum(max(e - b - 1, 0) for _, b, e in ranges) == 0:
+            why = "has no documents" if not ranges else "has no document of two or more sentences"
+            raise SegError(f"{dataset}: the {split} split {why}, so there is nothing to "
+                           f"{'train on' if split == 'train' else 'select or evaluate on'}; re-run "
+                           f"`seg prep --force --output {dataset}` with another --split (e.g. 8:1:1) or more documents")
+    have = available(dataset)
+    if encoder not in have and encoder not in ENCODERS:
+        raise SegError(f"--encoder {encoder!r}: no such embedding of {dataset} "
+                       f"(embedded: {', '.join(have) or 'none yet'}) and no such encoder; "
+                       f"embed with `seg embed {dataset} --encoder NAME` where NAME is one of {', '.join(ENCODERS)}")
+    info = embedding_info(dataset, encoder)
+    out: dict[str, SplitData] = {}
+    for split, s in loaded.items():
+        vec = np.asarray(load_split_vectors(dataset, encoder, split), dtype=np.float32)
+        if vec.ndim != 2 or vec.shape[0] != len(s):
+            raise SegError(f"{dataset}: cached {encoder!r} vectors of the {split} split have shape {vec.shape}, "
+                           f"the split has {len(s)} sentences; re-run `seg embed {dataset} --encoder {encoder}`")
+        out[split] = SplitData(split, vec, np.asarray(s.labels, dtype=np.int64), s.texts, s.docs, s.index, s.doc_ranges())
+    return out, info

@@ -1,0 +1,78 @@
+"""Sentence integrators: one small nn.Module per file, built by name.
+
+Every model takes the window tensor of a batch of candidate gaps and returns one logit per
+gap (a paragraph starts after the gap when sigmoid(logit) >= the run's threshold):
+
+    forward(x: (B, L+R, D) float, mask: (B, L+R) bool, return_attention=False)
+        -> logits (B,)                           when return_attention is False
+        -> (logits (B,), attention or None)      when True
+
+attention: transformer (B, heads, L+R+2, L+R+2) of its last layer; attmem (B, heads, L+R+M)
+of its last hop; None for pool and bilstm. `model.attention_labels()` names the positions.
+
+    build_model(cfg, dim)  a fresh model for a TrainConfig and an encoder dimension
+    model_spec(cfg, dim)   the JSON-able architecture (saved as config.json["model"])
+    from_spec(spec)        rebuild the architecture from that spec (load_run uses it)
+"""
+
+from __future__ import annotations
+
+from torch import nn
+
+from pipeline.errors import SegError
+
+from ..config import MODELS
+from ..windows import parse_window
+from .attmem import AttentionMemoryIntegrator
+from .bilstm import BiLSTMIntegrator
+from .pool import PoolIntegrator
+from .transformer import TransformerIntegrator
+
+MODEL_CLASSES = {
+    "pool": PoolIntegrator,
+    "bilstm": BiLSTMIntegrator,
+    "transformer": TransformerIntegrator,
+    "attmem": AttentionMemoryIntegrator,
+}
+POOLING_CHOICES = {"pool": ("mean", "max"), "transformer": ("cls", "sep", "mean")}
+
+
+def model_spec(cfg, dim: int) -> dict:
+    """Validate the architecture options of a TrainConfig; return the spec from_spec takes."""
+    if cfg.model not in MODELS:
+        raise SegError(f"--model {cfg.model!r}: use one of {', '.join(MODELS)}")
+    left, right = parse_window(cfg.window)
+    if cfg.hidden < 2:
+        raise SegError(f"--hidden {cfg.hidden}: give at least 2")
+    if cfg.layers < 1:
+        raise SegError(f"--layers {cfg.layers}: give at least 1")
+    if not 0.0 <= cfg.dropout < 1.0:
+        raise SegError(f"--dropout {cfg.dropout}: give a probability in [0, 1)")
+    if cfg.memory_size < 0:
+        raise SegError(f"--memory-size {cfg.memory_size}: give 0 (no memory) or more slots")
+    if cfg.model in ("transformer", "attmem") and (cfg.heads < 1 or cfg.hidden % cfg.heads):
+        raise SegError(f"--heads {cfg.heads}: must be >= 1 and divide --hidden {cfg.hidden}")
+    pooling = cfg.pooling
+    choices = POOLING_CHOICES.get(cfg.model)
+    if choices:
+        if pooling == "auto":
+            pooling = choices[0]
+        if pooling not in choices:
+            raise SegError(f"--pooling {cfg.pooling!r} does not apply to --model {cfg.model}; use one of {', '.join(choices)}")
+    else:
+        pooling = None
+    return {"kind": cfg.model, "dim": int(dim), "left": left, "right": right, "window": f"{left}:{right}",
+            "hidden": cfg.hidden, "layers": cfg.layers, "heads": cfg.heads, "memory_size": cfg.memory_size,
+            "pooling": pooling, "dropout": cfg.dropout}
+
+
+def from_spec(spec: dict) -> nn.Module:
+    kind = spec["kind"]
+    if kind not in MODEL_CLASSES:
+        raise SegError(f"unknown model kind {kind!r} in the run's config.json; use one of {', '.join(MODELS)}")
+    args = {k: v for k, v in spec.items() if k not in ("kind", "window") and v is not None}
+    return MODEL_CLASSES[kind](**args)
+
+
+def build_model(cfg, dim: int) -> nn.Module:
+    return from_spec(model_spec(cfg, dim))

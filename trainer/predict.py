@@ -1,0 +1,72 @@
+"""Gap probabilities of trained models on any sentence vectors (used by `seg segment` and the
+report's attention heatmaps).
+
+    predict_probs(models, vectors, ranges, window, return_attention=False)
+
+`ranges` lists the documents as (start, end) or (doc, start, end) rows over `vectors`; the
+gaps come in document order, gaps i = 1 .. n-1 within each document, exactly as
+`gap_sentences(ranges)` (= trainer.windows.gap_windows(...).sentence) enumerates them.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from .windows import gap_windows, padded, parse_window
+
+BATCH = 8192
+
+
+def gap_sentences(ranges) -> np.ndarray:
+    """Index (into `vectors`) of the sentence after each candidate gap, in predict order."""
+    return gap_windows(_spans(ranges), 1, 1).sentence
+
+
+def _spans(ranges) -> list[tuple[int, int]]:
+    return [(int(r[-2]), int(r[-1])) for r in ranges]
+
+
+@torch.no_grad()
+def predict_probs(models, vectors: np.ndarray, ranges, window, *, batch_size: int = BATCH,
+                  return_attention: bool = False, device: str | torch.device | None = None):
+    """P(paragraph starts after the gap) for every candidate gap.
+
+    models     one model (eval mode is set here) or a list of them (e.g. Run.build_models())
+    vectors    (n_sentences, dim) float array of the sentences, documents contiguous
+    ranges     (start, end) or (doc, start, end) per document
+    window     "L:R" or (L, R), the run's window (config.json["model"]["left"/"right"])
+
+    Returns probs (n_gaps,) for one model, (n_models, n_gaps) for a list. With
+    return_attention=True returns (probs, attention): attention is one array per model
+    (n_gaps, ...) of the model's attention weights (see trainer.models), or None for models
+    without attention; for a single model the array itself.
+    """
+    single = not isinstance(models, (list, tuple))
+    model_list: Sequence[torch.nn.Module] = [models] if single else list(models)
+    left, right = parse_window(window) if isinstance(window, str) else (int(window[0]), int(window[1]))
+    gaps = gap_windows(_spans(ranges), left, right)
+    probs = np.zeros((len(model_list), len(gaps)), dtype=np.float64)
+    attention: list[np.ndarray | None] = []
+    for k, model in enumerate(model_list):
+        model.eval()
+        dev = torch.device(device) if device is not None else next(model.parameters()).device
+        v = padded(torch.as_tensor(np.asarray(vectors, dtype=np.float32))).to(dev)
+        index = torch.from_numpy(gaps.index).to(dev)
+        chunks, atts = [], []
+        for b in range(0, len(gaps), batch_size):
+            out = model.forward_indexed(v, index[b:b + batch_size], return_attention=return_attention)
+            if return_attention:
+                out, att = out
+                atts.append(None if att is None else att.float().cpu().numpy())
+            chunks.append(torch.sigmoid(out).double().cpu().numpy())
+        if chunks:
+            probs[k] = np.concatenate(chunks)
+        if return_attention:
+            attention.append(None if not atts or atts[0] is None else np.concatenate(atts))
+    out_probs = probs[0] if single else probs
+    if return_attention:
+        return out_probs, (attention[0] if single else attention)
+    return out_probs

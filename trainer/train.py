@@ -1,0 +1,376 @@
+"""`seg train`: cached sentence vectors -> a trained sentence integrator, evaluated on test.
+
+Protocol
+  * Repeat k (0 .. repeats-1) seeds python, numpy and torch with seed + k; on the CPU torch
+    runs with deterministic algorithms, so one seed reproduces one result exactly.
+  * After every epoch the model scores every dev gap; the decision threshold of that epoch
+    is the one maximising dev F1 over the precision-recall curve of the dev probabilities.
+    The repeat keeps the epoch with the best dev F1 (earliest on ties) as an in-memory copy
+    of its weights, and its threshold. Only then is test scored, once, with those weights
+    and that threshold: test labels never influence any choice.
+  * The run directory is built under a temporary name and renamed when complete:
+
+    runs/<name>/
+      config.json             {"train": TrainConfig, "dataset", "dataset_fingerprint",
+                               "embedding": the embed manifest, "model": architecture spec,
+                               "loss", "seg_version"}
+      metrics.json            per-repeat epochs/dev/test, mean and std over repeats,
+                              baselines, gap counts (see `fit`)
+      repeat-<k>.pt           the chosen weights of repeat k (a plain state_dict)
+      predictions-dev.jsonl   one line per gap: {"doc", "i", "label", "prob": [per repeat]}
+      predictions-test.jsonl
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import random
+import time
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+from rich.table import Table
+
+from pipeline import __version__
+from pipeline.dataset import load_stats
+from pipeline.errors import SegError
+from pipeline.fsutil import atomic_dir
+from pipeline.progress import console, progress
+
+from .baselines import baseline_metrics
+from .config import DEVICES, LOSSES, MODELS, TrainConfig
+from .data import SplitData, load_data
+from .losses import GapLoss
+from .metrics import METRICS, best_threshold, segmentation_metrics
+from .models import from_spec, model_spec
+from .windows import gap_windows, padded, parse_window
+
+EVAL_BATCH = 8192
+
+
+# ----------------------------------------------------------------------------- set-up
+
+def check_config(cfg: TrainConfig) -> None:
+    """Reject bad options before any data is read."""
+    if cfg.model not in MODELS:
+        raise SegError(f"--model {cfg.model!r}: use one of {', '.join(MODELS)}")
+    if cfg.loss not in LOSSES:
+        raise SegError(f"--loss {cfg.loss!r}: use one of {', '.join(LOSSES)}")
+    if cfg.device not in DEVICES:
+        raise SegError(f"--device {cfg.device!r}: use one of {', '.join(DEVICES)}")
+    parse_window(cfg.window)
+    for opt, value in (("--epochs", cfg.epochs), ("--repeats", cfg.repeats), ("--batch-size", cfg.batch_size)):
+        if value < 1:
+            raise SegError(f"{opt} {value}: give at least 1")
+    if not cfg.lr > 0:
+        raise SegError(f"--lr {cfg.lr}: the learning rate must be positive, e.g. 1e-3")
+    if cfg.shuffle_block < 1:
+        raise SegError(f"--shuffle-block {cfg.shuffle_block}: give 1 (plain shuffle) or more gaps per block")
+    if cfg.threads < 0:
+        raise SegError(f"--threads {cfg.threads}: give 0 (all cores) or a positive count")
+    model_spec(cfg, 1)   # architecture options (window, heads, pooling, ...)
+
+
+def resolve_device(spec: str) -> torch.device:
+    if spec == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if spec == "cuda" and not torch.cuda.is_available():
+        raise SegError("--device cuda: no CUDA GPU is visible to torch here; use --device cpu or auto")
+    return torch.device(spec)
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def default_threads() -> int:
+    """One thread on a machine of 2 cores or fewer, else torch's own default (0 = keep it).
+
+    The batches are small: on a shared 2-core machine a second thread mostly spin-waits on
+    the other processes and an epoch gets several times slower, not faster.
+    """
+    return 1 if (os.cpu_count() or 1) <= 2 else 0
+
+
+@contextmanager
+def deterministic(device: torch.device, threads: int = 0):
+    """Deterministic torch ops on the CPU (and a thread count) for the block, then restore."""
+    was = torch.are_deterministic_algorithms_enabled()
+    n_threads = torch.get_num_threads()
+    if device.type == "cpu":
+        torch.use_deterministic_algorithms(True)
+    threads = threads or default_threads()
+    if threads:
+        torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(was)
+        torch.set_num_threads(n_threads)
+
+
+@dataclass
+class GapSet:
+    """One split's candidate gaps on the device: windows are gathered per batch by index."""
+
+    split: SplitData
+    sentence: np.ndarray          # (G,) sentence after each gap (index into the split)
+    vectors: torch.Tensor         # (n_sentences + 1, D), last row zero (padding)
+    index: torch.Tensor           # (G, L+R) long, -1 = padding
+    targets: torch.Tensor         # (G,) float
+    doc_gap_counts: list[int]
+
+    def __len__(self) -> int:
+        return len(self.sentence)
+
+    @property
+    def labels(self) -> np.ndarray:
+        return self.split.labels[self.sentence]
+
+
+def make_gapset(split: SplitData, left: int, right: int, device: torch.device) -> GapSet:
+    gaps = gap_windows(split.spans, left, right)
+    return GapSet(
+        split=split,
+        sentence=gaps.sentence,
+        vectors=padded(torch.from_numpy(split.vectors)).to(device),
+        index=torch.from_numpy(gaps.index).to(device),
+        targets=torch.from_numpy(split.labels[gaps.sentence].astype(np.float32)).to(device),
+        doc_gap_counts=[max(e - s - 1, 0) for s, e in split.spans],
+    )
+
+
+@torch.no_grad()
+def score(model: torch.nn.Module, gs: GapSet, loss_fn: Callable | None = None) -> tuple[np.ndarray, float]:
+    """(probabilities per gap, mean loss) with the model in eval mode, in large batches."""
+    model.eval()
+    logits = []
+    for b in range(0, len(gs), EVAL_BATCH):
+        logits.append(model.forward_indexed(gs.vectors, gs.index[b:b + EVAL_BATCH]))
+    z = torch.cat(logits)
+    loss = float(loss_fn(z, gs.targets)) if loss_fn is not None else float("nan")
+    return torch.sigmoid(z).double().cpu().numpy(), loss
+
+
+# ----------------------------------------------------------------------------- fitting
+
+def block_permutation(n: int, block: int, gen: torch.Generator) -> torch.Tensor:
+    """A random order of n gaps that keeps runs of `block` consecutive gaps together.
+
+    Blocks are shuffled, gaps within a block stay in document order, so a batch holds
+    batch_size / block random stretches of text whose windows share most sentences
+    (Integrator.forward_indexed then projects each sentence once). block=1 is a plain
+    random permutation.
+    """
+    if block <= 1:
+        return torch.randperm(n, generator=gen)
+    n_blocks = -(-n // block)
+    order = (torch.randperm(n_blocks, generator=gen)[:, None] * block + torch.arange(block)[None, :]).reshape(-1)
+    return order[order < n]
+
+
+@dataclass
+class RepeatResult:
+    repeat: int
+    seed: int
+    best_epoch: int
+    threshold: float
+    epochs: list[dict]
+    dev: dict
+    test: dict
+    state_dict: dict = field(repr=False)
+    probs: dict[str, np.ndarray] = field(repr=False)
+
+    def record(self) -> dict:
+        return {"repeat": self.repeat, "seed": self.seed, "best_epoch": self.best_epoch, "threshold": self.threshold,
+                "epochs": self.epochs, "dev": self.dev, "test": self.test}
+
+
+def fit_repeat(cfg: TrainConfig, spec: dict, sets: dict[str, GapSet], loss_fn: GapLoss, repeat: int,
+               device: torch.device, on_epoch: Callable[[dict], None] | None = None) -> RepeatResult:
+    seed = cfg.seed + repeat
+    seed_everything(seed)
+    model = from_spec(spec).to(device)
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, fused=True)
+    gen = torch.Generator().manual_seed(seed)
+    train, dev = sets["train"], sets["dev"]
+    best = None
+    epochs: list[dict] = []
+    for epoch in range(1, cfg.epochs + 1):
+        t0 = time.perf_counter()
+        model.train()
+        perm = block_permutation(len(train), cfg.shuffle_block, gen).to(device)
+        total = torch.zeros((), device=device)
+        for b in range(0, len(train), cfg.batch_size):
+            rows = perm[b:b + cfg.batch_size]
+            loss = loss_fn(model.forward_indexed(train.vectors, train.index[rows]), train.targets[rows])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+            total += loss.detach() * len(rows)
+        probs, dev_loss = score(model, dev, loss_fn)
+        thr, _ = best_threshold(dev.labels, probs)
+        dev_metrics = segmentation_metrics(dev.labels, probs >= thr, dev.doc_gap_counts)
+        rec = {"epoch": epoch, "train_loss": float(total) / len(train), "dev_loss": dev_loss, "threshold": thr,
+               "dev": dev_metrics, "seconds": time.perf_counter() - t0}
+        epochs.append(rec)
+        if best is None or dev_metrics["f1"] > best[1]["f1"]:
+            best = (epoch, dev_metrics, thr, copy.deepcopy(model.state_dict()), probs)
+        if on_epoch:
+            on_epoch(rec)
+    best_epoch, dev_metrics, thr, state, dev_probs = best
+    model.load_state_dict(state)
+    test = sets["test"]
+    test_probs, _ = score(model, test)
+    test_metrics = segmentation_metrics(test.labels, test_probs >= thr, test.doc_gap_counts)
+    state = {k: v.detach().cpu().clone() for k, v in state.items()}
+    return RepeatResult(repeat, seed, best_epoch, thr, epochs, dev_metrics, test_metrics, state,
+                        {"dev": dev_probs, "test": test_probs})
+
+
+def summarize(results: list[dict]) -> dict:
+    """{metric: {"mean", "std"}} over repeats; std is the sample std (ddof=1), 0 for one repeat."""
+    out = {}
+    for k in METRICS:
+        v = np.array([r[k] for r in results], dtype=np.float64)
+        out[k] = {"mean": float(v.mean()), "std": float(v.std(ddof=1)) if len(v) > 1 else 0.0}
+    return out
+
+
+@dataclass
+class FitResult:
+    spec: dict
+    loss: dict
+    repeats: list[RepeatResult]
+    sets: dict[str, GapSet] = field(repr=False)
+    baselines: dict
+    device: str
+
+    def metrics(self) -> dict:
+        return {
+            "status": "complete",
+            "device": self.device,
+            "selection": "per repeat: the epoch with the best dev F1, at the dev threshold maximising F1; test scored once at that choice",
+            "repeats": [r.record() for r in self.repeats],
+            "summary": {s: summarize([getattr(r, s) for r in self.repeats]) for s in ("dev", "test")},
+            "baselines": self.baselines,
+            "n_gaps": {s: len(g) for s, g in self.sets.items()},
+        }
+
+
+def fit(cfg: TrainConfig, data: dict[str, SplitData], on_epoch: Callable[[int, dict], None] | None = None) -> FitResult:
+    """Train cfg.repeats models on data["train"], select on data["dev"], score data["test"].
+
+    Works without the CLI and without files: `data` maps train/dev/test to SplitData.
+    """
+    check_config(cfg)
+    device = resolve_device(cfg.device)
+    left, right = parse_window(cfg.window)
+    dim = data["train"].vectors.shape[1]
+    spec = model_spec(cfg, dim)
+    loss_fn = GapLoss(cfg.loss, cfg.gamma, cfg.alpha, cfg.beta, data["train"].labels[gap_windows(data["train"].spans, 1, 1).sentence])
+    baselines = {s: baseline_metrics(data[s]) for s in ("dev", "test")}
+    with deterministic(device, cfg.threads):
+        sets = {s: make_gapset(data[s], left, right, device) for s in ("train", "dev", "test")}
+        results = []
+        for k in range(cfg.repeats):
+            cb = (lambda rec, k=k: on_epoch(k, rec)) if on_epoch else None
+            results.append(fit_repeat(cfg, spec, sets, loss_fn, k, device, cb))
+    return FitResult(spec, loss_fn.describe(), results, sets, baselines, str(device))
+
+
+# ----------------------------------------------------------------------------- the run directory
+
+def default_name(cfg: TrainConfig, output: Path) -> str:
+    left, right = parse_window(cfg.window)
+    base = f"{cfg.model}-w{left}x{right}-{cfg.loss}-{datetime.now():%Y%m%d-%H%M%S}"
+    name, k = base, 2
+    while (output / name).exists():
+        name, k = f"{base}-{k}", k + 1
+    return name
+
+
+def write_predictions(path: Path, gs: GapSet, probs: list[np.ndarray]) -> None:
+    split = gs.split
+    with path.open("w", encoding="utf-8") as fh:
+        for g, s in enumerate(gs.sentence):
+            rec = {"doc": split.docs[s], "i": split.index[s], "label": int(split.labels[s]),
+                   "prob": [float(p[g]) for p in probs]}
+            fh.write(json.dumps(rec, ensure_ascii=False) + "\n")
+
+
+def write_run(run_dir: Path, config: dict, result: FitResult, force: bool) -> Path:
+    with atomic_dir(run_dir, force=force, option_hint="--name") as tmp:
+        (tmp / "config.json").write_text(json.dumps(config, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+        for r in result.repeats:
+            torch.save(r.state_dict, tmp / f"repeat-{r.repeat}.pt")
+        for s in ("dev", "test"):
+            write_predictions(tmp / f"predictions-{s}.jsonl", result.sets[s], [r.probs[s] for r in result.repeats])
+        (tmp / "metrics.json").write_text(json.dumps(result.metrics(), ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    return run_dir
+
+
+def results_table(metrics: dict, title: str) -> Table:
+    t = Table(title=title)
+    for col in ("split", "system", "P", "R", "F1", "bAcc", "Pk", "WindowDiff"):
+        t.add_column(col, justify="left" if col in ("split", "system") else "right")
+    n = len(metrics["repeats"])
+    for s in ("dev", "test"):
+        summ = metrics["summary"][s]
+        cells = [f"{summ[k]['mean']:.3f} ± {summ[k]['std']:.3f}" if n > 1 else f"{summ[k]['mean']:.3f}" for k in METRICS]
+        t.add_row(s, f"model (mean ± std of {n})" if n > 1 else "model", *cells, style="bold")
+        for b, m in metrics["baselines"][s].items():
+            t.add_row("", b, *(f"{m[k]:.3f}" for k in METRICS))
+    return t
+
+
+def train(cfg: TrainConfig, cache_root: Path = Path("cache")) -> Path:
+    """Run the whole step; return the run directory."""
+    check_config(cfg)
+    dataset = Path(cfg.dataset) if cfg.dataset else Path(cache_root) / "datasets" / "demo"
+    output = Path(cfg.output)
+    if cfg.name:
+        if "/" in cfg.name or cfg.name.startswith("."):
+            raise SegError(f"--name {cfg.name!r}: give a plain directory name (no '/', not starting with '.')")
+        if (output / cfg.name).exists() and not cfg.force:
+            raise SegError(f"{output / cfg.name} already exists; pass --force to replace it or choose another --name")
+    stats = load_stats(dataset)
+    data, embedding = load_data(dataset, cfg.encoder)
+    name = cfg.name or default_name(cfg, output)
+    n_train = sum(max(e - s - 1, 0) for s, e in data["train"].spans)
+    console.print(f"seg train: {cfg.model} on {dataset} ({cfg.encoder}, dim {data['train'].vectors.shape[1]}), "
+                  f"window {cfg.window}, loss {cfg.loss}, {n_train:,} train gaps, device {resolve_device(cfg.device)}")
+    t0 = time.perf_counter()
+    with progress() as bar:
+        task = bar.add_task("train", total=cfg.epochs * cfg.repeats, unit="epoch")
+
+        def on_epoch(k: int, rec: dict) -> None:
+            bar.update(task, advance=1, description=f"train r{k} e{rec['epoch']} dev F1 {rec['dev']['f1']:.3f}")
+
+        result = fit(cfg, data, on_epoch)
+    seconds = time.perf_counter() - t0
+    config = {
+        "train": asdict(cfg),
+        "dataset": str(dataset.resolve()),
+        "dataset_fingerprint": stats.get("fingerprint"),
+        "embedding": embedding,
+        "model": result.spec,
+        "loss": result.loss,
+        "seg_version": __version__,
+    }
+    run_dir = write_run(output / name, config, result, cfg.force)
+    metrics = result.metrics()
+    console.print(results_table(metrics, f"seg train {name}: {cfg.model}, window {cfg.window}, loss {cfg.loss}"))
+    console.print(f"run written to [bold]{run_dir}[/] ({seconds:.1f} s, "
+                  f"{seconds / (cfg.epochs * cfg.repeats):.2f} s/epoch incl. dev scoring)")
+    return run_dir
