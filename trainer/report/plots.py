@@ -85,6 +85,10 @@ def plot_training(run: RunInfo, path: Path) -> Optional[Path]:
         best = rep.get("best_epoch")
         if best in ep:
             ax_f1.plot([best], [f1[ep.index(best)]], marker="*", ms=14, color=color, ls="none")
+    from matplotlib.ticker import MaxNLocator
+
+    for ax in (ax_loss, ax_f1):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax_loss.set(title="loss (solid train, dashed dev)", xlabel="epoch", ylabel="loss")
     ax_f1.set(title="dev F1 per epoch (★ = kept epoch)", xlabel="epoch", ylabel="F1")
     ax_loss.legend(fontsize=7, ncol=2)
@@ -195,9 +199,14 @@ def plot_attention(examples: Sequence[dict], x_labels: Sequence[str], title: str
     fig = _figure(max(4.0, 0.45 * len(x_labels) + 1.6) * min(k, 3), 0.9 + 0.38 * heads + 0.4)
     axes = np.atleast_1d(fig.subplots(1, k, squeeze=False)[0])
     im = None
+    vmax = max(max(float(np.max(e["attention"])) for e in examples), 1e-6)   # one scale for every panel
     for ax, e in zip(axes, examples):
         a = np.asarray(e["attention"], dtype=float)
-        im = ax.imshow(a, aspect="auto", cmap="viridis", vmin=0.0, vmax=max(float(a.max()), 1e-6))
+        im = ax.imshow(a, aspect="auto", cmap="viridis", vmin=0.0, vmax=vmax)
+        if a.shape[0] <= 8 and a.shape[1] <= 14:
+            for (h, j), v in np.ndenumerate(a):
+                ax.text(j, h, f"{v:.2f}", ha="center", va="center", fontsize=6,
+                        color="black" if v > 0.6 * vmax else "white")
         ax.set_xticks(range(a.shape[1]), list(x_labels)[: a.shape[1]], fontsize=7, rotation=90 if a.shape[1] > 8 else 0)
         ax.set_yticks(range(a.shape[0]), [f"head {h}" for h in range(a.shape[0])], fontsize=7)
         split_at = [j for j, s in enumerate(x_labels) if s.startswith("R")]

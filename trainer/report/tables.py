@@ -20,7 +20,7 @@ ALWAYS = ("encoder", "model")
 ORDER = ("encoder", "model", "window", "loss", "gamma", "alpha", "pooling", "hidden", "layers", "heads",
          "memory_size", "lr", "batch_size", "epochs", "dataset")
 # bookkeeping that says nothing about the model
-IGNORE = {"name", "output", "force", "runs", "repeats", "seed", "device", "workers", "dataset", "embeddings", "cache"}
+IGNORE = {"name", "output", "force", "runs", "repeats", "seed", "device", "threads", "workers", "dataset", "embeddings", "cache"}
 BASELINE_NAMES = {"everywhere": "baseline: break everywhere", "rule": "baseline: bracket rule"}
 
 
