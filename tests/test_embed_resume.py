@@ -79,3 +79,31 @@ def test_killed_run_resumes_with_identical_vectors(small_dataset, w2v_text, tmp_
     b = VectorCache(clean, fp).get_many(texts)
     assert a[1] == b[1] == []
     np.testing.assert_allclose(a[0], b[0], atol=1e-5)
+
+
+def test_two_processes_fill_one_cache(small_dataset, w2v_text, tmp_path):
+    """Two `seg embed` runs on one cache at once: both succeed, every sentence is stored once,
+    and the vectors equal a clean single run's."""
+    import shutil
+
+    ds = tmp_path / "small"
+    shutil.copytree(small_dataset, ds)
+    texts = [t for s in SPLITS for t in load_split(ds, s).texts]
+    cache = tmp_path / "vc"
+    env = dict(os.environ, **{DELAY_ENV: "0.02", "HF_HUB_OFFLINE": "1"})
+    procs = [subprocess.Popen([sys.executable, "-c", "from cli import main; main()", "embed", str(ds), "--encoder", "wiki2vec",
+                               "--vectors", str(w2v_text), "--cache", str(cache), "--batch-size", "16", "--name", f"p{k}"],
+                              cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) for k in range(2)]
+    for p in procs:
+        _, err = p.communicate(timeout=120)
+        assert p.returncode == 0, err.decode()
+    ms = [json.loads((ds / "embeddings" / f"p{k}.json").read_text(encoding="utf-8")) for k in range(2)]
+    assert ms[0]["fingerprint"] == ms[1]["fingerprint"]
+    assert entries(cache) == len(set(texts))
+    res = CliRunner().invoke(app, ["embed", str(ds), "--encoder", "wiki2vec", "--vectors", str(w2v_text),
+                                   "--cache", str(tmp_path / "clean"), "--name", "clean"])
+    assert res.exit_code == 0, res.output
+    a = VectorCache(cache, ms[0]["fingerprint"]).get_many(texts)
+    b = VectorCache(tmp_path / "clean", ms[0]["fingerprint"]).get_many(texts)
+    assert a[1] == b[1] == []
+    np.testing.assert_allclose(a[0], b[0], atol=1e-6)

@@ -66,8 +66,11 @@ class Encoder:
         """Approximate tokens of a text (for token-budget batching)."""
         return len(text) + 2
 
-    #: default cap of a batch's padded size (sentences x longest sentence)
+    #: default cap of a batch's size in approximate tokens (see `padded`)
     token_budget: int = 8192
+    #: True: a batch is padded to its longest text (cost = count x longest);
+    #: False: texts are packed without padding (cost = sum of lengths)
+    padded: bool = True
     #: default max sentences per batch
     batch_size: int = 64
 

@@ -19,8 +19,12 @@ from .base import Encoder
 class E5Encoder(Encoder):
     kind = "e5"
     unsupported = ("pooling", "max_length", "vectors")
-    token_budget = 1 << 30   # the engine does not pad: one thread per text, no padding cost
-    batch_size = 64
+    # The engine packs a batch's tokens without padding and runs each weight matrix once per
+    # batch, so bigger batches are faster (measured: 128-300 sentences ~1.3-1.4x batches of 32);
+    # its own chunk cap is 16384 tokens per forward.
+    padded = False
+    token_budget = 16384
+    batch_size = 256
 
     def __init__(self, cfg, memo=None):
         super().__init__(cfg, memo)

@@ -150,12 +150,13 @@ class Wiki2VecEncoder(Encoder):
             for s in range(0, len(texts), 4096):
                 X[s:s + 4096] = self._raw(texts[s:s + 4096])
                 bar.advance(task, len(texts[s:s + 4096]))
-        self.pc = first_component(X)
+        pc = first_component(X)
         buf = io.BytesIO()
         words = sorted(self.freq)
-        np.savez(buf, pc=self.pc, words=np.array(words, dtype=object).astype(str),
+        np.savez(buf, pc=pc, words=np.array(words, dtype=object).astype(str),
                  counts=np.array([self.freq[w] for w in words], dtype=np.int64))
-        cache.set_state(buf.getvalue())
+        # a concurrent run may have stored its state first: everyone uses the stored one
+        self._restore(cache.setdefault_state(buf.getvalue()))
 
     def load_state(self, cache) -> None:
         blob = cache.get_state()

