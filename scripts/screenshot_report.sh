@@ -34,7 +34,7 @@ trap 'rm -rf "$PROFILE"' EXIT
 ABS="$(cd "$(dirname "$PAGE")" && pwd)/$(basename "$PAGE")"
 TMP_PNG="$PROFILE/shot.png"
 chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run --disable-background-networking \
-  --disable-component-update --disable-sync --hide-scrollbars --user-data-dir="$PROFILE" \
+  --disable-component-update --disable-sync --hide-scrollbars --virtual-time-budget=10000 --user-data-dir="$PROFILE" \
   --window-size="${SIZE/x/,}" --screenshot="$TMP_PNG" "file://$ABS" >/dev/null 2>&1
 
 "$PY" - "$TMP_PNG" "$OUT" <<'PYEOF'

@@ -135,6 +135,12 @@ def test_table_numbers_are_the_runs_metrics(runs_dir):
         m = json.loads((runs_dir / "pool-good" / "metrics.json").read_text())
         assert base["baseline: break everywhere"].values["recall"][0] == m["baselines"][split]["everywhere"]["recall"] == 1.0
         assert base["baseline: bracket rule"].values["f1"][0] == m["baselines"][split]["rule"]["f1"]
+        # a baseline value is flagged only where it beats every run
+        for b in base.values():
+            for k in METRICS:
+                runs_best = (min if k in ("pk", "windowdiff") else max)(r.values[k][0] for r in model_rows)
+                beats = b.values[k][0] < runs_best if k in ("pk", "windowdiff") else b.values[k][0] > runs_best
+                assert (k in b.beats) == beats
     # sorting by a lower-is-better metric puts the lowest first
     t = build_table(runs, "test", sort="windowdiff")
     wd = [r.values["windowdiff"][0] for r in t.rows if r.kind == "run"]

@@ -70,6 +70,7 @@ class WindowBlock:
 class KeyValue:
     title: str
     rows: list[tuple[str, str]]
+    inline: bool = False       # one wrapped line of key: value pairs instead of a table
 
 
 Block = Union[Image, Text, Notes, TableBlock, CompareBlock, SentencesBlock, WindowBlock, KeyValue]

@@ -21,6 +21,8 @@ table { border-collapse: collapse; margin: 0.6em 0 1em; font-size: 0.88em; }
 th, td { border: 1px solid #ddd; padding: 0.25em 0.55em; text-align: left; }
 th { background: #f3f3f3; } td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 td.best { font-weight: bold; background: #e6f4e6; }
+tr.baseline td.beats { background: #fff1d6; color: #8a5a00; font-weight: bold; }
+td:first-child { white-space: nowrap; }
 tr.baseline td { color: #777; font-style: italic; background: #fafafa; }
 tr.warn td:first-child::after { content: " ⚠"; color: #c60; }
 .note { color: #a50; font-size: 0.85em; }
@@ -36,6 +38,8 @@ ol.sents li.brk { margin-top: 0.7em; }
 .fp { background: #fde3c0; color: #a50; } .tn { color: #bbb; }
 .prob { color: #999; font-size: 0.75em; margin-left: 0.4em; }
 .legend span { margin-right: 1em; }
+p.kv { font-size: 0.88em; } p.kv span { display: inline-block; background: #f3f3f3; border-radius: 3px;
+       padding: 0.05em 0.45em; margin: 0.15em 0.3em 0.15em 0; } p.kv i { color: #666; font-style: normal; }
 """
 
 
@@ -61,8 +65,9 @@ def _table(b: TableBlock) -> str:
         out.append(f"<td{title}>{html.escape(row.name)}</td>")
         out += [f"<td>{html.escape(row.settings.get(c, ''))}</td>" for c in t.columns]
         for m in METRICS:
-            cls = "num best" if m in row.best else "num"
-            out.append(f'<td class="{cls}">{html.escape(fmt_value(row.values[m], row.repeats))}</td>')
+            cls = "num best" if m in row.best else "num beats" if m in row.beats else "num"
+            mark = " ▲" if m in row.beats else ""
+            out.append(f'<td class="{cls}">{html.escape(fmt_value(row.values[m], row.repeats))}{mark}</td>')
         out.append(f'<td class="num">{"" if row.repeats is None else row.repeats}</td></tr>')
     out.append("</table>")
     notes = [(row.name, row.note) for row in t.rows if row.note]
@@ -143,6 +148,9 @@ def render(content: ReportContent) -> str:
                 body.append(_sentences(b))
             elif isinstance(b, WindowBlock):
                 body.append(_window(b))
+            elif isinstance(b, KeyValue) and b.inline:
+                body.append(f'<p class="kv"><b>{html.escape(b.title)}</b> ' + "".join(
+                    f"<span><i>{html.escape(k)}</i> {html.escape(v)}</span>" for k, v in b.rows) + "</p>")
             elif isinstance(b, KeyValue):
                 body.append(f"<table><tr><th colspan=2>{html.escape(b.title)}</th></tr>" +
                             "".join(f"<tr><td>{html.escape(k)}</td><td>{html.escape(v)}</td></tr>" for k, v in b.rows) +

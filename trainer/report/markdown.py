@@ -25,7 +25,7 @@ def _table(b: TableBlock) -> list[str]:
         cells = [_cell(name), *[_cell(row.settings.get(c, "")) for c in t.columns]]
         for m in METRICS:
             v = fmt_value(row.values[m], row.repeats)
-            cells.append(f"**{v}**" if m in row.best else v)
+            cells.append(f"**{v}**" if m in row.best else f"{v} ▲" if m in row.beats else v)
         cells.append("" if row.repeats is None else str(row.repeats))
         out.append("| " + " | ".join(cells) + " |")
     out.append("")
@@ -85,6 +85,8 @@ def render(content: ReportContent, out_dir: Path) -> str:
                 lines += [f"<details><summary>{b.title}</summary>", "", "| position | break | sentence |", "|---|---|---|"]
                 lines += [f"| {p} | {'¶' if lab else ''} | {_cell(t)} |" for p, t, lab in b.rows]
                 lines += ["", "</details>", ""]
+            elif isinstance(b, KeyValue) and b.inline:
+                lines += [f"**{b.title}**: " + " · ".join(f"{k} `{v}`" for k, v in b.rows), ""]
             elif isinstance(b, KeyValue):
                 lines += [f"| {b.title} | |", "|---|---|"] + [f"| {_cell(k)} | {_cell(v)} |" for k, v in b.rows] + [""]
     return "\n".join(lines) + "\n"

@@ -27,7 +27,7 @@ from .content import (Block, CompareBlock, Image, KeyValue, Notes, ReportContent
                       SentencesBlock, TableBlock, Text)
 from .plots import cjk_font, doc_f1, plot_doc_f1, plot_threshold, plot_timeline, plot_training
 from .significance import Comparison, compare_all
-from .tables import Table, build_table, rich_table
+from .tables import Table, build_table, rich_table, run_settings
 
 SPLITS = ("test", "dev")
 FORMATS = ("html", "md")
@@ -88,7 +88,8 @@ def report(cfg: ReportConfig, out: Optional[Console] = None) -> Path:
 
     console = out or Console(width=None if sys.stdout.isatty() else 220)
     for s in (cfg.split, other):
-        console.print(rich_table(tables[s], title=f"{s} split: mean ± std over repeats (best in bold green)"))
+        console.print(rich_table(tables[s], title=f"{s} split: mean ± std over repeats (best run in bold green, "
+                                                  f"▲ baseline beats every run)"))
     for r in runs:
         for n in r.notes:
             console.print(f"[yellow]⚠ {r.name}: {n}[/]")
@@ -107,7 +108,7 @@ def report(cfg: ReportConfig, out: Optional[Console] = None) -> Path:
 def summary_json(cfg: ReportConfig, runs: list[RunInfo], tables: dict[str, Table], comparisons: list[Comparison]) -> dict:
     def row(r):
         return {"name": r.name, "kind": r.kind, "settings": r.settings, "repeats": r.repeats, "note": r.note,
-                "best": sorted(r.best),
+                "best": sorted(r.best), "beats": sorted(r.beats),
                 "values": {m: (None if v is None else {"mean": v[0], "std": v[1]}) for m, v in r.values.items()}}
     return {"config": asdict(cfg), "runs": [{"name": r.name, "path": str(r.path), "complete": r.complete, "notes": r.notes}
                                            for r in runs],
@@ -148,7 +149,8 @@ def build_content(cfg: ReportConfig, runs: list[RunInfo], tables: dict[str, Tabl
     overview = Section("Runs compared")
     overview.blocks.append(Text("Settings shown are those that differ between the runs. Values are mean ± std over "
                                 "repeats; the best run value of each column is highlighted (highest P, R, F1, bAcc; "
-                                "lowest Pk and WindowDiff). Baselines are scored on the same gaps."))
+                                "lowest Pk and WindowDiff). Baselines are scored on the same gaps; a baseline value "
+                                "that beats every run is marked ▲ (amber)."))
     for s, t in tables.items():
         overview.blocks.append(TableBlock(t, f"{s} split"))
     content.sections.append(overview)
@@ -180,7 +182,7 @@ def build_content(cfg: ReportConfig, runs: list[RunInfo], tables: dict[str, Tabl
 
     for r in runs:
         sec = run_sections[r.name]
-        sec.blocks.append(KeyValue("settings", _settings_rows(r)))
+        sec.blocks.append(KeyValue("settings", _settings_rows(r) if r.config else [("config.json", "unreadable")], inline=True))
         if r.notes:
             sec.blocks.append(Notes(list(r.notes)))
         if not r.complete:
@@ -217,9 +219,9 @@ def build_content(cfg: ReportConfig, runs: list[RunInfo], tables: dict[str, Tabl
             have.items[:] = list(r.notes)
     if per_doc.blocks:
         content.sections.append(per_doc)
-    if doc_view.blocks:
-        content.sections.append(doc_view)
     content.sections.extend(run_sections.values())
+    if doc_view.blocks:                      # the long sentence list goes last
+        content.sections.append(doc_view)
     return content
 
 
@@ -228,8 +230,8 @@ def _safe(name: str) -> str:
 
 
 def _settings_rows(r: RunInfo) -> list[tuple[str, str]]:
-    rows = [("path", str(r.path)), ("encoder", r.encoder), ("dataset", str(r.dataset or "?"))]
-    rows += [(k, str(v)) for k, v in r.train.items() if k not in ("dataset", "encoder")]
+    rows = [("path", str(r.path)), ("dataset", str(r.dataset or "?"))]
+    rows += [(k, v) for k, v in run_settings(r).items() if k not in ("dataset", "name", "output", "force", "threads")]
     if r.repeats:
         rows.append(("thresholds (chosen on dev)", ", ".join(f"{t:.3f}" for t in r.thresholds())))
         rows.append(("best epochs", ", ".join(str(x.get("best_epoch", "?")) for x in r.repeats)))
@@ -306,5 +308,5 @@ def attention_section(run: RunInfo, split: str, path: Path) -> list[Block]:
     try:
         return attention_blocks(run, split, path)
     except SegError as e:
-        run.note(f"attention heatmaps skipped: {e}")
+        run.note(f"attention heatmaps skipped: {str(e).splitlines()[0]}")
         return []

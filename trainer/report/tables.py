@@ -32,7 +32,8 @@ class Row:
     repeats: Optional[int]
     kind: str = "run"            # run | baseline
     note: str = ""
-    best: set = field(default_factory=set)
+    best: set = field(default_factory=set)       # metrics where this run is the best run
+    beats: set = field(default_factory=set)      # baseline rows: metrics where it beats every run
 
 
 @dataclass
@@ -42,8 +43,16 @@ class Table:
     rows: list[Row]
 
 
+# settings that only mean something for some models or losses (blank elsewhere)
+APPLIES = {"memory_size": ("model", {"attmem"}), "heads": ("model", {"transformer", "attmem"}),
+           "pooling": ("model", {"transformer", "pool"}), "gamma": ("loss", {"focal"}), "alpha": ("loss", {"focal"}),
+           "beta": ("loss", {"balanced"})}
+
+
 def run_settings(run: RunInfo) -> dict[str, str]:
-    s = {k: _fmt_setting(v) for k, v in run.train.items() if not isinstance(v, (dict, list))}
+    t = run.train
+    s = {k: _fmt_setting(v) for k, v in t.items() if not isinstance(v, (dict, list))
+         and (k not in APPLIES or t.get(APPLIES[k][0]) in APPLIES[k][1])}
     s["encoder"] = run.encoder
     s["model"] = run.model_kind
     if run.dataset is not None:
@@ -91,7 +100,18 @@ def build_table(runs: list[RunInfo], split: str, sort: str = "f1") -> Table:
         sign = 1 if key in LOWER_IS_BETTER else -1
         rows.sort(key=lambda row: (row.values[key] is None, sign * row.values[key][0] if row.values[key] else 0))
     _mark_best(rows)
-    rows.extend(baseline_rows(runs, split, cols))
+    base = baseline_rows(runs, split, cols)
+    for m in METRICS:
+        have = [row.values[m][0] for row in rows if row.values[m] is not None]
+        if not have:
+            continue
+        lower = m in LOWER_IS_BETTER
+        best = min(have) if lower else max(have)
+        for b in base:
+            v = b.values[m]
+            if v is not None and (v[0] < best if lower else v[0] > best):
+                b.beats.add(m)
+    rows.extend(base)
     return Table(split, cols, rows)
 
 
@@ -136,7 +156,7 @@ def fmt_value(v: Optional[tuple[float, float]], repeats: Optional[int] = None, s
 
 
 def rich_table(t: Table, title: Optional[str] = None) -> RichTable:
-    rt = RichTable(title=title or f"{t.split} split (mean ± std over repeats; best in bold green)", padding=(0, 1))
+    rt = RichTable(title=title or f"{t.split} split (mean ± std over repeats; best run in bold green, ▲ baseline beats every run)", padding=(0, 1))
     rt.add_column("run", style="cyan", overflow="fold")
     for c in t.columns:
         rt.add_column(c, overflow="fold")
@@ -148,7 +168,7 @@ def rich_table(t: Table, title: Optional[str] = None) -> RichTable:
         cells += [row.settings.get(c, "") for c in t.columns]
         for m in METRICS:
             s = fmt_value(row.values[m], row.repeats, sep="±")
-            cells.append(f"[bold green]{s}[/]" if m in row.best else s)
+            cells.append(f"[bold green]{s}[/]" if m in row.best else f"[yellow]{s}▲[/]" if m in row.beats else s)
         cells.append("" if row.repeats is None else str(row.repeats))
         rt.add_row(*cells, style="dim" if row.kind == "baseline" else None)
     return rt
