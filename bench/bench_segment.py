@@ -43,20 +43,25 @@ def seg(*args: str, cwd: Path = ROOT) -> float:
 
 
 def ensure_run(runs_dir: Path) -> Path:
-    """runs/bench-e5-demo, built from the demo dataset when missing."""
+    """runs/bench-e5-demo, built from the demo dataset when missing (library calls, as the CLI makes them)."""
     run_dir = runs_dir / DEFAULT_RUN
     if (run_dir / "metrics.json").is_file():
         return run_dir
-    demo = ROOT / "cache" / "datasets" / "demo"
+    from pipeline.embed import EmbedConfig, embed
+    from pipeline.prep import PrepConfig, prep
+    from trainer.config import TrainConfig
+    from trainer.train import train
+
+    cache = ROOT / "cache"
+    demo = cache / "datasets" / "demo"
     if not (demo / "stats.json").is_file():
         print("building the demo dataset (seg prep) ...", flush=True)
-        seg("prep", "--force")
+        prep(PrepConfig(output=str(demo), force=True), cache)
     if not (demo / "embeddings" / "e5.json").is_file():
         print("embedding the demo dataset with e5 (seg embed; minutes on a laptop CPU) ...", flush=True)
-        seg("embed", str(demo), "--encoder", "e5")
+        embed(EmbedConfig(dataset=str(demo), encoder="e5"), cache)
     print(f"training {run_dir} (seg train --model pool --epochs 3) ...", flush=True)
-    seg("train", "--dataset", str(demo), "--encoder", "e5", "--model", "pool", "--epochs", "3",
-        "--name", DEFAULT_RUN, "--output", str(runs_dir))
+    train(TrainConfig(dataset=str(demo), encoder="e5", model="pool", epochs=3, name=DEFAULT_RUN, output=str(runs_dir)), cache)
     return run_dir
 
 
