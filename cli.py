@@ -162,7 +162,8 @@ def train(
     gamma: float = typer.Option(2.0, "--gamma", help="focal only: focusing parameter; 0 is plain BCE."),
     alpha: Optional[float] = typer.Option(None, "--alpha", help="focal only: weight of the break class in [0, 1] (the other class gets 1 - alpha). Default: unweighted."),
     beta: Optional[float] = typer.Option(None, "--beta", help="balanced only: effective-number beta in (0, 1), e.g. 0.9999. Default: plain inverse frequency."),
-    epochs: int = typer.Option(15, "--epochs", help="Epochs per repeat; the epoch with the best dev F1 is kept."),
+    epochs: int = typer.Option(15, "--epochs", help="Most epochs per repeat; the epoch with the best dev F1 is kept."),
+    patience: int = typer.Option(4, "--patience", help="Stop a repeat after this many epochs without a better dev F1; 0 = run every epoch."),
     repeats: int = typer.Option(1, "--repeats", "-r", help="Independent trainings with seeds seed, seed+1, ...; results are reported as mean ± std."),
     seed: int = typer.Option(0, "--seed", help="Seed of repeat 0; the same seed reproduces the same run on the CPU."),
     lr: float = typer.Option(1e-3, "--lr", help="AdamW learning rate."),
@@ -170,7 +171,7 @@ def train(
     batch_size: int = typer.Option(256, "--batch-size", help="Candidate gaps per training step."),
     shuffle_block: int = typer.Option(16, "--shuffle-block", help="Gaps kept in document order when shuffling (batches of stretches of text share window sentences, which makes epochs faster); 1 = plain shuffle."),
     hidden: int = typer.Option(128, "--hidden", help="Width of the input projection and the integrator."),
-    dropout: float = typer.Option(0.1, "--dropout", help="Dropout probability."),
+    dropout: float = typer.Option(0.3, "--dropout", help="Dropout probability."),
     layers: int = typer.Option(1, "--layers", help="Depth: BiLSTM layers, transformer layers, attmem attention hops, or pool MLP hidden layers."),
     heads: int = typer.Option(4, "--heads", help="transformer/attmem: attention heads (must divide --hidden)."),
     memory_size: int = typer.Option(0, "--memory-size", help="attmem: learned memory slots attended beside the window; 0 = none."),
@@ -186,7 +187,7 @@ def train(
     from trainer.train import train as run_train
 
     cfg = TrainConfig(dataset=str(dataset) if dataset else None, encoder=encoder, model=model, window=window, loss=loss,
-                      gamma=gamma, alpha=alpha, beta=beta, epochs=epochs, repeats=repeats, seed=seed, lr=lr,
+                      gamma=gamma, alpha=alpha, beta=beta, epochs=epochs, patience=patience, repeats=repeats, seed=seed, lr=lr,
                       weight_decay=weight_decay, batch_size=batch_size, shuffle_block=shuffle_block, hidden=hidden,
                       dropout=dropout, layers=layers, heads=heads, memory_size=memory_size, pooling=pooling,
                       device=device, threads=threads, name=name, output=str(output), force=force)

@@ -20,7 +20,8 @@ class TrainConfig:
     gamma: float = 2.0               # focal loss focusing parameter (0 = plain BCE)
     alpha: float | None = None       # focal loss weight of the positive class (None = unweighted)
     beta: float | None = None        # balanced loss: effective-number beta (Cui et al. 2019); None = inverse frequency
-    epochs: int = 15
+    epochs: int = 15                 # at most; see patience
+    patience: int = 4                # stop a repeat after this many epochs without a better dev F1 (0 = never)
     repeats: int = 1
     seed: int = 0                    # repeat k uses seed + k
     lr: float = 1e-3
@@ -28,7 +29,7 @@ class TrainConfig:
     batch_size: int = 256
     shuffle_block: int = 16          # gaps kept together when shuffling (1 = plain shuffle); see train.block_permutation
     hidden: int = 128
-    dropout: float = 0.1
+    dropout: float = 0.3
     layers: int = 1                  # BiLSTM layers, transformer layers, attention hops, pool MLP layers
     heads: int = 4                   # attention heads (transformer, attmem)
     memory_size: int = 0             # attmem: learned memory slots (0 = none)

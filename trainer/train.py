@@ -6,7 +6,8 @@ Protocol
   * After every epoch the model scores every dev gap; the decision threshold of that epoch
     is the one maximising dev F1 over the precision-recall curve of the dev probabilities.
     The repeat keeps the epoch with the best dev F1 (earliest on ties) as an in-memory copy
-    of its weights, and its threshold. Only then is test scored, once, with those weights
+    of its weights, and its threshold; it stops early after `patience` epochs without a
+    better dev F1. Only then is test scored, once, with those weights
     and that threshold: test labels never influence any choice.
   * The run directory is built under a temporary name and renamed when complete:
 
@@ -52,7 +53,7 @@ from .metrics import METRICS, best_threshold, segmentation_metrics
 from .models import from_spec, model_spec
 from .windows import gap_windows, padded, parse_window
 
-EVAL_BATCH = 8192
+EVAL_BATCH = 4096
 
 
 # ----------------------------------------------------------------------------- set-up
@@ -71,6 +72,8 @@ def check_config(cfg: TrainConfig) -> None:
             raise SegError(f"{opt} {value}: give at least 1")
     if not cfg.lr > 0:
         raise SegError(f"--lr {cfg.lr}: the learning rate must be positive, e.g. 1e-3")
+    if cfg.patience < 0:
+        raise SegError(f"--patience {cfg.patience}: give 0 (train every epoch) or a positive number of epochs")
     if cfg.shuffle_block < 1:
         raise SegError(f"--shuffle-block {cfg.shuffle_block}: give 1 (plain shuffle) or more gaps per block")
     if cfg.threads < 0:
@@ -178,6 +181,24 @@ def block_permutation(n: int, block: int, gen: torch.Generator) -> torch.Tensor:
     return order[order < n]
 
 
+def train_epoch(model: torch.nn.Module, opt: torch.optim.Optimizer, train: GapSet, loss_fn: Callable,
+                batch_size: int, shuffle_block: int, gen: torch.Generator) -> float:
+    """One pass over the train gaps in block-shuffled batches; returns the mean train loss."""
+    model.train()
+    device = train.index.device
+    perm = block_permutation(len(train), shuffle_block, gen).to(device)
+    total = torch.zeros((), device=device)
+    for b in range(0, len(train), batch_size):
+        rows = perm[b:b + batch_size]
+        loss = loss_fn(model.forward_indexed(train.vectors, train.index[rows]), train.targets[rows])
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        total += loss.detach() * len(rows)
+    return float(total) / len(train)
+
+
 @dataclass
 class RepeatResult:
     repeat: int
@@ -200,6 +221,7 @@ def fit_repeat(cfg: TrainConfig, spec: dict, sets: dict[str, GapSet], loss_fn: G
     seed = cfg.seed + repeat
     seed_everything(seed)
     model = from_spec(spec).to(device)
+    model.set_input_stats(sets["train"].vectors[:-1])
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, fused=True)
     gen = torch.Generator().manual_seed(seed)
     train, dev = sets["train"], sets["dev"]
@@ -207,27 +229,19 @@ def fit_repeat(cfg: TrainConfig, spec: dict, sets: dict[str, GapSet], loss_fn: G
     epochs: list[dict] = []
     for epoch in range(1, cfg.epochs + 1):
         t0 = time.perf_counter()
-        model.train()
-        perm = block_permutation(len(train), cfg.shuffle_block, gen).to(device)
-        total = torch.zeros((), device=device)
-        for b in range(0, len(train), cfg.batch_size):
-            rows = perm[b:b + cfg.batch_size]
-            loss = loss_fn(model.forward_indexed(train.vectors, train.index[rows]), train.targets[rows])
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            opt.step()
-            total += loss.detach() * len(rows)
+        train_loss = train_epoch(model, opt, train, loss_fn, cfg.batch_size, cfg.shuffle_block, gen)
         probs, dev_loss = score(model, dev, loss_fn)
         thr, _ = best_threshold(dev.labels, probs)
         dev_metrics = segmentation_metrics(dev.labels, probs >= thr, dev.doc_gap_counts)
-        rec = {"epoch": epoch, "train_loss": float(total) / len(train), "dev_loss": dev_loss, "threshold": thr,
+        rec = {"epoch": epoch, "train_loss": train_loss, "dev_loss": dev_loss, "threshold": thr,
                "dev": dev_metrics, "seconds": time.perf_counter() - t0}
         epochs.append(rec)
         if best is None or dev_metrics["f1"] > best[1]["f1"]:
             best = (epoch, dev_metrics, thr, copy.deepcopy(model.state_dict()), probs)
         if on_epoch:
             on_epoch(rec)
+        if cfg.patience and epoch - best[0] >= cfg.patience:
+            break
     best_epoch, dev_metrics, thr, state, dev_probs = best
     model.load_state_dict(state)
     test = sets["test"]
@@ -268,10 +282,12 @@ class FitResult:
         }
 
 
-def fit(cfg: TrainConfig, data: dict[str, SplitData], on_epoch: Callable[[int, dict], None] | None = None) -> FitResult:
+def fit(cfg: TrainConfig, data: dict[str, SplitData], on_epoch: Callable[[int, dict], None] | None = None,
+        on_repeat: Callable[[int, RepeatResult], None] | None = None) -> FitResult:
     """Train cfg.repeats models on data["train"], select on data["dev"], score data["test"].
 
     Works without the CLI and without files: `data` maps train/dev/test to SplitData.
+    on_epoch(k, epoch record) and on_repeat(k, RepeatResult) report progress.
     """
     check_config(cfg)
     device = resolve_device(cfg.device)
@@ -286,6 +302,8 @@ def fit(cfg: TrainConfig, data: dict[str, SplitData], on_epoch: Callable[[int, d
         for k in range(cfg.repeats):
             cb = (lambda rec, k=k: on_epoch(k, rec)) if on_epoch else None
             results.append(fit_repeat(cfg, spec, sets, loss_fn, k, device, cb))
+            if on_repeat:
+                on_repeat(k, results[-1])
     return FitResult(spec, loss_fn.describe(), results, sets, baselines, str(device))
 
 
@@ -321,14 +339,16 @@ def write_run(run_dir: Path, config: dict, result: FitResult, force: bool) -> Pa
 
 
 def results_table(metrics: dict, title: str) -> Table:
-    t = Table(title=title)
-    for col in ("split", "system", "P", "R", "F1", "bAcc", "Pk", "WindowDiff"):
-        t.add_column(col, justify="left" if col in ("split", "system") else "right")
     n = len(metrics["repeats"])
+    t = Table(title=title, caption=f"model: mean ± std over {n} repeats" if n > 1 else None)
+    t.add_column("split")
+    t.add_column("system", no_wrap=True, min_width=10)
+    for col in ("P", "R", "F1", "bAcc", "Pk", "WindowDiff"):
+        t.add_column(col, justify="right")
     for s in ("dev", "test"):
         summ = metrics["summary"][s]
         cells = [f"{summ[k]['mean']:.3f} ± {summ[k]['std']:.3f}" if n > 1 else f"{summ[k]['mean']:.3f}" for k in METRICS]
-        t.add_row(s, f"model (mean ± std of {n})" if n > 1 else "model", *cells, style="bold")
+        t.add_row(s, "model", *cells, style="bold")
         for b, m in metrics["baselines"][s].items():
             t.add_row("", b, *(f"{m[k]:.3f}" for k in METRICS))
     return t
@@ -357,7 +377,10 @@ def train(cfg: TrainConfig, cache_root: Path = Path("cache")) -> Path:
         def on_epoch(k: int, rec: dict) -> None:
             bar.update(task, advance=1, description=f"train r{k} e{rec['epoch']} dev F1 {rec['dev']['f1']:.3f}")
 
-        result = fit(cfg, data, on_epoch)
+        def on_repeat(k: int, res: RepeatResult) -> None:   # early stopping skips the rest of the repeat
+            bar.update(task, completed=(k + 1) * cfg.epochs)
+
+        result = fit(cfg, data, on_epoch, on_repeat)
     seconds = time.perf_counter() - t0
     config = {
         "train": asdict(cfg),
@@ -371,6 +394,7 @@ def train(cfg: TrainConfig, cache_root: Path = Path("cache")) -> Path:
     run_dir = write_run(output / name, config, result, cfg.force)
     metrics = result.metrics()
     console.print(results_table(metrics, f"seg train {name}: {cfg.model}, window {cfg.window}, loss {cfg.loss}"))
-    console.print(f"run written to [bold]{run_dir}[/] ({seconds:.1f} s, "
-                  f"{seconds / (cfg.epochs * cfg.repeats):.2f} s/epoch incl. dev scoring)")
+    n_epochs = sum(len(r.epochs) for r in result.repeats)
+    console.print(f"run written to [bold]{run_dir}[/] ({seconds:.1f} s, {n_epochs} epochs, "
+                  f"{seconds / n_epochs:.2f} s/epoch incl. dev scoring)")
     return run_dir

@@ -19,13 +19,31 @@ def mlp_head(in_dim: int, hidden: int, layers: int = 1, dropout: float = 0.1) ->
     return nn.Sequential(*mods)
 
 
+class Standardize(nn.Module):
+    """(x - mean) / std per dimension, with the train split's statistics as saved buffers.
+
+    Sentence encoders give vectors that are nearly parallel (e5's cosine similarities sit
+    around 0.8) with tiny per-dimension spread; standardising them makes the first epochs
+    learn instead of idling at the class prior. The statistics are set once from the train
+    vectors (Integrator.set_input_stats) and travel in the state_dict.
+    """
+
+    def __init__(self, dim: int):
+        super().__init__()
+        self.register_buffer("mean", torch.zeros(dim))
+        self.register_buffer("std", torch.ones(dim))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return (x - self.mean) / self.std
+
+
 def input_projection(dim: int, hidden: int, dropout: float) -> nn.Sequential:
     """Encoder dimension -> hidden, applied to each sentence vector of the window.
 
     No dropout on the raw encoder vectors: drawing a mask over D-dim inputs costs more than
     the projection itself on a small CPU; dropout acts on the projected vectors instead.
     """
-    return nn.Sequential(nn.Linear(dim, hidden), nn.GELU(), nn.Dropout(dropout))
+    return nn.Sequential(Standardize(dim), nn.Linear(dim, hidden), nn.GELU(), nn.Dropout(dropout))
 
 
 class Integrator(nn.Module):
@@ -43,6 +61,13 @@ class Integrator(nn.Module):
 
     def integrate(self, h: torch.Tensor, mask: torch.Tensor, return_attention: bool = False):
         raise NotImplementedError
+
+    @torch.no_grad()
+    def set_input_stats(self, vectors: torch.Tensor) -> None:
+        """Standardise inputs with the mean and std of these (train) sentence vectors."""
+        std = vectors.std(0)
+        self.proj[0].mean.copy_(vectors.mean(0))
+        self.proj[0].std.copy_(torch.where(std > 1e-8, std, torch.ones_like(std)))
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor, return_attention: bool = False):
         """x (B, L+R, D), mask (B, L+R) bool -> logits (B,) [, attention or None]."""

@@ -1,0 +1,146 @@
+"""Speed of `seg train`: seconds per epoch and gaps/s of every model (not a test).
+
+    .venv/bin/python bench/bench_train.py [--dataset DIR] [--encoder e5] [--epochs 2] [--threads N]
+
+Three measurements, all in this one process, next to a reference workload measured in the
+same run (a fixed float32 matmul, reported as GFLOP/s) so figures from a busy or another
+machine can be compared as ratios:
+
+  1. real data: the train split of --dataset (default: cache/datasets/aozora when it has an
+     e5 embedding, else cache/datasets/demo) -- seconds per training epoch (block-shuffled
+     batches of 256, AdamW, backward) and gaps/s of scoring (eval, batches of 8192);
+  2. synthetic: 100,000 candidate gaps of 384-dim random vectors in documents of 700
+     sentences -- the per-100k-gap figure the targets are stated in
+     (pool < 2 s, bilstm and transformer < 10 s per epoch per 100k gaps on a 2-core CPU);
+  3. a full experiment: `fit` with --repeats 5 and the default epochs of the pool model on
+     ~30,000 training sentences (the real train split cut to 30k, or synthetic).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import torch
+from rich.console import Console
+from rich.table import Table
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from trainer.config import MODELS, TrainConfig  # noqa: E402
+from trainer.data import SplitData, load_data  # noqa: E402
+from trainer.losses import GapLoss  # noqa: E402
+from trainer.models import build_model  # noqa: E402
+from trainer.train import default_threads, fit, make_gapset, score, train_epoch  # noqa: E402
+
+console = Console()
+
+
+def reference_gflops(seconds: float = 1.0) -> float:
+    a, b = torch.randn(1024, 384), torch.randn(384, 128)
+    n, t0 = 0, time.perf_counter()
+    while time.perf_counter() - t0 < seconds:
+        for _ in range(20):
+            a @ b
+        n += 20
+    return n * 2 * 1024 * 384 * 128 / (time.perf_counter() - t0) / 1e9
+
+
+def synthetic_split(name: str, n: int, dim: int, rng: np.random.Generator, doc_len: int = 700) -> SplitData:
+    labels = (rng.random(n) < 0.4).astype(np.int64)
+    vectors = rng.normal(size=(n, dim)).astype(np.float32)
+    vectors[:, 0] += labels                       # some signal, so training is not degenerate
+    ranges = [(f"d{k}", s, min(s + doc_len, n)) for k, s in enumerate(range(0, n, doc_len))]
+    docs = [d for d, s, e in ranges for _ in range(e - s)]
+    index = [i for d, s, e in ranges for i in range(e - s)]
+    texts = ["。"] * n
+    return SplitData(name, vectors, labels, texts, docs, index, ranges)
+
+
+def time_epochs(kind: str, split: SplitData, epochs: int, base: TrainConfig) -> tuple[float, float, int]:
+    """(seconds per train epoch, scoring gaps/s, n_gaps) of one model on one split."""
+    cfg = replace(base, model=kind)
+    torch.manual_seed(0)
+    model = build_model(cfg, split.vectors.shape[1])
+    gs = make_gapset(split, 2, 2, torch.device("cpu"))
+    model.set_input_stats(gs.vectors[:-1])
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, fused=True)
+    loss = GapLoss("bce")
+    gen = torch.Generator().manual_seed(0)
+    train_epoch(model, opt, gs, loss, cfg.batch_size, cfg.shuffle_block, gen)      # warm-up
+    t0 = time.perf_counter()
+    for _ in range(epochs):
+        train_epoch(model, opt, gs, loss, cfg.batch_size, cfg.shuffle_block, gen)
+    per_epoch = (time.perf_counter() - t0) / epochs
+    t0 = time.perf_counter()
+    score(model, gs)
+    rate = len(gs) / (time.perf_counter() - t0)
+    return per_epoch, rate, len(gs)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--dataset", type=Path, default=None)
+    ap.add_argument("--encoder", default="e5")
+    ap.add_argument("--epochs", type=int, default=2, help="timed epochs per model (after one warm-up epoch)")
+    ap.add_argument("--threads", type=int, default=0, help="torch threads; 0 = what seg train uses")
+    ap.add_argument("--models", default=",".join(MODELS))
+    ap.add_argument("--skip-full", action="store_true", help="skip the 5-repeat experiment")
+    args = ap.parse_args()
+
+    threads = args.threads or default_threads() or torch.get_num_threads()
+    torch.set_num_threads(threads)
+    aozora = Path("cache/datasets/aozora")
+    dataset = args.dataset or (aozora if (aozora / "embeddings" / f"{args.encoder}.json").is_file() else Path("cache/datasets/demo"))
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    gf = reference_gflops()
+    console.print(f"cpu cores {os.cpu_count()}, torch threads {threads}, load average {load:.2f}, "
+                  f"reference matmul {gf:.1f} GFLOP/s (measured now)")
+    base = TrainConfig()
+    models = args.models.split(",")
+
+    data, _ = load_data(dataset, args.encoder)
+    rng = np.random.default_rng(0)
+    synth = synthetic_split("synthetic", 100_000 + 100_000 // 700 + 1, 384, rng)
+
+    table = Table(title=f"seg train speed: seconds per training epoch (batch {base.batch_size}, hidden {base.hidden}, window {base.window})")
+    for col in ("model", f"{dataset.name} train: s/epoch", "gaps", "train gaps/s", "score gaps/s",
+                "synthetic 100k: s/epoch", "train gaps/s", "s/epoch per reference GFLOP/s"):
+        table.add_column(col, justify="left" if col == "model" else "right")
+    for kind in models:
+        real_s, real_rate, n_real = time_epochs(kind, data["train"], args.epochs, base)
+        syn_s, _, n_syn = time_epochs(kind, synth, args.epochs, base)
+        per100k = syn_s * 100_000 / n_syn
+        table.add_row(kind, f"{real_s:.2f}", f"{n_real:,}", f"{n_real / real_s:,.0f}", f"{real_rate:,.0f}",
+                      f"{per100k:.2f}", f"{n_syn / syn_s:,.0f}", f"{per100k * gf:.0f}")
+        console.print(f"{kind}: {real_s:.2f} s/epoch on {n_real:,} real gaps; {per100k:.2f} s/epoch per 100k synthetic gaps")
+    console.print(table)
+
+    if not args.skip_full:
+        train = data["train"]
+        if len(train) > 30_000:
+            cut = next(e for _, s, e in train.ranges if e >= 30_000)
+            keep = [(d, s, e) for d, s, e in train.ranges if e <= cut]
+            train = SplitData("train", train.vectors[:cut], train.labels[:cut], train.texts[:cut], train.docs[:cut],
+                              train.index[:cut], keep)
+            what = f"the first {cut:,} train sentences of {dataset.name} (+ its dev and test)"
+        else:
+            rng = np.random.default_rng(1)
+            train = synthetic_split("train", 30_000, 384, rng)
+            what = "30,000 synthetic 384-dim train sentences (+ the real dev and test)"
+        cfg = replace(base, repeats=5, threads=threads)
+        t0 = time.perf_counter()
+        res = fit(cfg, {"train": train, "dev": data["dev"], "test": data["test"]})
+        secs = time.perf_counter() - t0
+        f1 = res.metrics()["summary"]["test"]["f1"]
+        console.print(f"full experiment: pool, --repeats 5, {cfg.epochs} epochs on {what}: {secs:.1f} s "
+                      f"(test F1 {f1['mean']:.3f} ± {f1['std']:.3f})")
+
+
+if __name__ == "__main__":
+    main()

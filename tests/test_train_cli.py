@@ -1,0 +1,187 @@
+"""seg train end to end on a small real dataset (4 Aozora works) embedded with a tiny local
+sentence-transformers model: every model x loss from the CLI, the run directory and its
+reader, reproducibility, dev-only selection, and clean one-line errors."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from cli import app
+from pipeline.prep import PrepConfig, prep
+from trainer.config import LOSSES, MODELS, TrainConfig
+from trainer.metrics import METRICS, best_threshold, segmentation_metrics
+from trainer.predict import gap_sentences, predict_probs
+from trainer.run import load_run
+from trainer.train import fit
+
+runner = CliRunner()
+ENC = "tiny"   # the embedding name written by the train_dataset fixture
+
+
+def seg_train(*args: str):
+    return runner.invoke(app, ["train", *args])
+
+
+def one_line_error(result) -> str:
+    assert result.exit_code == 1, result.output
+    lines = [l for l in result.output.strip().splitlines() if l.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.output
+    assert "Traceback" not in result.output
+    return lines[0]
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_every_model_and_loss_trains_from_the_cli(model, train_dataset, train_data, tmp_path):
+    out = tmp_path / "runs"
+    for loss in LOSSES:
+        r = seg_train(str(train_dataset), "--encoder", ENC, "--model", model, "--loss", loss, "--epochs", "2",
+                      "--repeats", "2", "--hidden", "16", "--layers", "2", "--memory-size", "2",
+                      "--output", str(out), "--name", f"{model}-{loss}")
+        assert r.exit_code == 0, r.output
+        run_dir = out / f"{model}-{loss}"
+        assert sorted(p.name for p in run_dir.iterdir()) == [
+            "config.json", "metrics.json", "predictions-dev.jsonl", "predictions-test.jsonl", "repeat-0.pt", "repeat-1.pt"]
+        run = load_run(run_dir)
+        m = run.metrics
+        assert m["status"] == "complete" and len(m["repeats"]) == 2
+        assert [rep["seed"] for rep in m["repeats"]] == [0, 1]
+        assert m["n_gaps"] == {s: len(gap_sentences(train_data[s].ranges)) for s in ("train", "dev", "test")}
+        for rep in m["repeats"]:
+            assert [e["epoch"] for e in rep["epochs"]] == [1, 2] and 1 <= rep["best_epoch"] <= 2
+            assert set(rep["test"]) == set(METRICS) and 0 <= rep["test"]["f1"] <= 1
+        assert set(m["baselines"]["test"]) == {"everywhere", "rule"}
+        assert m["summary"]["test"]["f1"]["mean"] == pytest.approx(np.mean([rep["test"]["f1"] for rep in m["repeats"]]))
+        assert run.config["model"]["kind"] == model and run.config["train"]["loss"] == loss
+        assert run.config["embedding"]["name"] == ENC and run.config["dataset_fingerprint"]
+        assert "seg train" in r.output and "rule" in r.output      # the results table
+
+        # the stored weights and thresholds reproduce the stored test predictions and metrics
+        test = train_data["test"]
+        rows = [json.loads(l) for l in (run_dir / "predictions-test.jsonl").read_text(encoding="utf-8").splitlines()]
+        assert len(rows) == m["n_gaps"]["test"]
+        stored = np.array([row["prob"] for row in rows]).T
+        probs = predict_probs(run.build_models(), test.vectors, test.ranges, run.window)
+        assert np.allclose(probs, stored, atol=1e-5)
+        y = np.array([row["label"] for row in rows])
+        counts = [e - s - 1 for _, s, e in test.ranges]
+        for k, rep in enumerate(m["repeats"]):
+            again = segmentation_metrics(y, stored[k] >= run.thresholds[k], counts)
+            assert again == pytest.approx(rep["test"])
+        assert run.best_repeat == int(np.argmax([rep["dev"]["f1"] for rep in m["repeats"]]))
+
+
+def test_attention_through_predict(train_data, tmp_path, train_dataset):
+    r = seg_train(str(train_dataset), "--encoder", ENC, "--model", "attmem", "--memory-size", "3", "--heads", "2",
+                  "--hidden", "16", "--epochs", "1", "--output", str(tmp_path), "--name", "att")
+    assert r.exit_code == 0, r.output
+    model = load_run(tmp_path / "att").build_models()[0]
+    dev = train_data["dev"]
+    probs, att = predict_probs(model, dev.vectors, dev.ranges, "2:2", return_attention=True)
+    assert probs.shape == (len(gap_sentences(dev.ranges)),)
+    assert att.shape == (len(probs), 2, 4 + 3)
+    assert np.allclose(att.sum(-1), 1, atol=1e-5)
+
+
+def _without_timings(metrics: dict) -> list[dict]:
+    reps = json.loads(json.dumps(metrics["repeats"]))
+    for rep in reps:
+        for e in rep["epochs"]:
+            del e["seconds"]
+    return reps
+
+
+def test_same_seed_same_result_other_seed_other_result(train_data):
+    cfg = TrainConfig(model="bilstm", epochs=3, hidden=16, dropout=0.2)
+    a, b = fit(cfg, train_data).metrics(), fit(cfg, train_data).metrics()
+    assert _without_timings(a) == _without_timings(b)       # every loss, metric, epoch and threshold
+    c = fit(replace(cfg, seed=1), train_data).metrics()
+    assert [e["train_loss"] for e in c["repeats"][0]["epochs"]] != [e["train_loss"] for e in a["repeats"][0]["epochs"]]
+
+
+def test_test_labels_never_steer_selection(train_data):
+    """Flipping every test label changes the test scores but not the chosen epoch, threshold
+    or weights: selection sees dev only."""
+    cfg = TrainConfig(model="pool", epochs=6, hidden=16, lr=3e-3)
+    flipped = dict(train_data, test=train_data["test"].with_labels(1 - train_data["test"].labels))
+    a, b = fit(cfg, train_data), fit(cfg, flipped)
+    for ra, rb in zip(a.repeats, b.repeats):
+        assert (ra.best_epoch, ra.threshold, ra.dev) == (rb.best_epoch, rb.threshold, rb.dev)
+        assert all(torch.equal(ra.state_dict[k], rb.state_dict[k]) for k in ra.state_dict)
+        assert np.array_equal(ra.probs["test"], rb.probs["test"])
+        # ... while the test scores are those of the labels each run was given
+        counts = a.sets["test"].doc_gap_counts
+        pred = ra.probs["test"] >= ra.threshold
+        assert ra.test == segmentation_metrics(a.sets["test"].labels, pred, counts)
+        assert rb.test == segmentation_metrics(1 - a.sets["test"].labels, pred, counts)
+    # and the threshold is the dev-optimal one of the chosen epoch
+    ra = a.repeats[0]
+    assert ra.threshold == best_threshold(a.sets["dev"].labels, ra.probs["dev"])[0]
+    assert ra.dev["f1"] == max(e["dev"]["f1"] for e in ra.epochs)
+
+
+def test_runs_are_never_overwritten(train_dataset, tmp_path):
+    args = [str(train_dataset), "--encoder", ENC, "--epochs", "1", "--hidden", "8", "--output", str(tmp_path)]
+    assert seg_train(*args).exit_code == 0
+    assert seg_train(*args).exit_code == 0
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert len(names) == 2 and all(n.startswith("pool-w2x2-bce-") for n in names)
+    assert seg_train(*args, "--name", "mine").exit_code == 0
+    before = (tmp_path / "mine" / "metrics.json").read_text()
+    msg = one_line_error(seg_train(*args, "--name", "mine", "--seed", "5"))
+    assert "already exists" in msg and "--force" in msg
+    assert (tmp_path / "mine" / "metrics.json").read_text() == before
+    assert seg_train(*args, "--name", "mine", "--seed", "5", "--force").exit_code == 0
+    assert json.loads((tmp_path / "mine" / "metrics.json").read_text())["repeats"][0]["seed"] == 5
+
+
+def test_a_crashed_run_leaves_no_run_directory(train_dataset, tmp_path, monkeypatch):
+    import trainer.train as tt
+
+    def boom(*a, **k):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(tt, "write_predictions", boom)
+    with pytest.raises(RuntimeError):
+        tt.train(TrainConfig(dataset=str(train_dataset), encoder=ENC, epochs=1, hidden=8, name="x", output=str(tmp_path)))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_clear_errors(train_dataset, small_corpus, tmp_path):
+    out = ["--output", str(tmp_path / "runs")]
+    # a dataset nobody embedded: the message names the seg embed command
+    bare = tmp_path / "bare"
+    shutil.copytree(train_dataset, bare, ignore=shutil.ignore_patterns("embeddings"))
+    msg = one_line_error(seg_train(str(bare), "--encoder", "e5", *out))
+    assert "seg embed" in msg and "e5" in msg
+    # an encoder name that is neither an embedding of the dataset nor an encoder
+    msg = one_line_error(seg_train(str(train_dataset), "--encoder", "e6", *out))
+    assert "--encoder 'e6'" in msg and ENC in msg and "seg embed" in msg
+    # a split without documents
+    nodev = prep(PrepConfig(inputs=[str(small_corpus)], output=str(tmp_path / "nodev"), split="3:0:1"))
+    msg = one_line_error(seg_train(str(nodev), *out))
+    assert "dev split has no documents" in msg and "--split" in msg
+    # bad options, before any data is read
+    for opts, needle in [(["--window", "2"], "--window"), (["--window", "0:2"], "--window"),
+                         (["--model", "cnn"], "--model"), (["--loss", "hinge"], "--loss"),
+                         (["--epochs", "0"], "--epochs"), (["--device", "tpu"], "--device"),
+                         (["--model", "transformer", "--hidden", "30"], "--heads")]:
+        assert needle in one_line_error(seg_train(str(train_dataset), "--encoder", ENC, *opts, *out))
+    assert "dataset not found" in one_line_error(seg_train(str(tmp_path / "nowhere"), *out))
+    assert not (tmp_path / "runs").exists()
+
+
+def test_help_explains_every_option():
+    r = runner.invoke(app, ["train", "--help"])
+    assert r.exit_code == 0
+    for opt in ("--encoder", "--model", "--window", "--loss", "--gamma", "--alpha", "--epochs", "--repeats", "--seed",
+                "--lr", "--batch-size", "--hidden", "--dropout", "--layers", "--heads", "--memory-size", "--pooling",
+                "--device", "--name", "--output", "--force"):
+        assert opt in r.output
