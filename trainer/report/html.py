@@ -88,7 +88,7 @@ def _compare(b: CompareBlock) -> str:
         ci = "—" if c.lo is None else f"[{c.lo:+.3f}, {c.hi:+.3f}]"
         d = "—" if c.diff is None else f"{c.diff:+.3f}"
         hu = c.holds_up
-        hold = "—" if hu is None else ('<span class="yes">yes</span>' if hu else '<span class="no">no (interval contains 0)</span>')
+        hold = ("too few documents" if c.lo is not None else "—") if hu is None else ('<span class="yes">yes</span>' if hu else '<span class="no">no (interval contains 0)</span>')
         tt = "—" if not c.test else f"{c.test}: t = {c.t:.2f}, p = {c.p:.3g}"
         out.append(f"<tr><td>{html.escape(c.run)}</td><td class='num'>{d}</td><td class='num'>{ci}</td>"
                    f"<td class='num'>{c.n_docs or '—'}</td><td>{hold}</td><td>{html.escape(tt)}</td>"

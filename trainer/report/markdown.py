@@ -44,7 +44,7 @@ def _compare(b: CompareBlock) -> list[str]:
         ci = "—" if c.lo is None else f"[{c.lo:+.3f}, {c.hi:+.3f}]"
         d = "—" if c.diff is None else f"{c.diff:+.3f}"
         hu = c.holds_up
-        hold = "—" if hu is None else ("**yes**" if hu else "no (interval contains 0)")
+        hold = ("too few documents" if c.lo is not None else "—") if hu is None else ("**yes**" if hu else "no (interval contains 0)")
         tt = "—" if not c.test else f"{c.test}: t = {c.t:.2f}, p = {c.p:.3g}"
         out.append(f"| {_cell(c.run)} | {d} | {ci} | {c.n_docs or '—'} | {hold} | {tt} | {_cell(c.note)} |")
     return out + [""]

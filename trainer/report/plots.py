@@ -196,7 +196,7 @@ def plot_attention(examples: Sequence[dict], x_labels: Sequence[str], title: str
     """
     k = len(examples)
     heads = max(e["attention"].shape[0] for e in examples)
-    fig = _figure(max(4.0, 0.45 * len(x_labels) + 1.6) * min(k, 3), 0.9 + 0.38 * heads + 0.4)
+    fig = _figure(min(max(3.2, 0.36 * len(x_labels) + 1.0) * k + 1.0, 13.0), 1.3 + 0.42 * heads)
     axes = np.atleast_1d(fig.subplots(1, k, squeeze=False)[0])
     im = None
     vmax = max(max(float(np.max(e["attention"])) for e in examples), 1e-6)   # one scale for every panel

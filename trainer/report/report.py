@@ -95,7 +95,7 @@ def report(cfg: ReportConfig, out: Optional[Console] = None) -> Path:
             console.print(f"[yellow]⚠ {r.name}: {n}[/]")
     for c in comparisons:
         if c.lo is not None:
-            verdict = "holds up" if c.holds_up else "within noise"
+            verdict = c.note if c.holds_up is None else "holds up" if c.holds_up else "within noise"
             console.print(f"{c.run} vs best {c.best}: ΔF1 {c.diff:+.3f}, 95% CI [{c.lo:+.3f}, {c.hi:+.3f}] over "
                           f"{c.n_docs} documents ({verdict})")
         elif c.diff is not None:
@@ -139,6 +139,8 @@ def _titles(runs: list[RunInfo]) -> dict[str, dict]:
 def build_content(cfg: ReportConfig, runs: list[RunInfo], tables: dict[str, Table], best: Optional[RunInfo],
                   comparisons: list[Comparison], img_dir: Path) -> ReportContent:
     split = cfg.split
+    order = {row.name: k for k, row in enumerate(tables[split].rows)}
+    runs = sorted(runs, key=lambda r: order.get(r.name, len(order)))     # table order: best first
     docs = _titles(runs)
     titles = {k: str(v.get("title") or k) for k, v in docs.items()}
     finished = [r for r in runs if r.complete]

@@ -21,6 +21,9 @@ from scipy import stats
 from .collect import Predictions, RunInfo
 
 
+MIN_DOCS = 5   # fewer documents than this: the interval is shown but no verdict is drawn
+
+
 @dataclass
 class Comparison:
     run: str
@@ -37,8 +40,9 @@ class Comparison:
 
     @property
     def holds_up(self) -> Optional[bool]:
-        """True when the bootstrap interval excludes 0."""
-        if self.lo is None or self.hi is None:
+        """True when the bootstrap interval excludes 0; None without an interval or with fewer
+        than MIN_DOCS documents (a handful of documents can put the interval anywhere)."""
+        if self.lo is None or self.hi is None or self.n_docs < MIN_DOCS:
             return None
         return self.lo > 0 or self.hi < 0
 
@@ -123,8 +127,8 @@ def compare(run: RunInfo, best: RunInfo, split: str, resamples: int = 2000, seed
         return c
     c.diff, c.lo, c.hi = bootstrap_f1_diff(doc_counts(pa, run.thresholds(), docs),
                                            doc_counts(pb, best.thresholds(), docs), resamples, seed)
-    if c.n_docs < 5:
-        c.note = f"only {c.n_docs} documents: the interval is rough"
+    if c.n_docs < MIN_DOCS:
+        c.note = f"only {c.n_docs} documents in the {split} split: too few to tell"
     return c
 
 
