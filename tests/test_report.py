@@ -208,6 +208,11 @@ def test_bootstrap_separates_a_clearly_better_run_and_not_identical_ones(tmp_pat
     assert c.diff < -0.15 and c.lo < c.diff < c.hi < 0 and c.holds_up
     assert c.n_docs == 40 and c.test == "Welch t" and c.p < 0.01   # seeds differ: not paired
 
+    few = {s: synthetic_docs(3, seed) for s, seed in (("dev", 12), ("test", 13))}
+    c3 = compare(read_run(make_run(tmp_path / "few", "worse", few, [0.6], seed=2)),
+                 read_run(make_run(tmp_path / "few", "better", few, [3.0], seed=1)), "test", resamples=500)
+    assert c3.n_docs == 3 and c3.hi < 0 and c3.holds_up is None and "too few" in c3.note   # no verdict from 3 novels
+
     same = compare(twin, better, "test", resamples=2000, seed=0)
     assert same.diff == 0 and same.lo <= 0 <= same.hi and not same.holds_up
     assert same.test == "paired t" and same.p == 1.0   # same seeds: paired
