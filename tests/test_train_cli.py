@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import shutil
 from dataclasses import replace
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -142,16 +141,37 @@ def test_runs_are_never_overwritten(train_dataset, tmp_path):
     assert json.loads((tmp_path / "mine" / "metrics.json").read_text())["repeats"][0]["seed"] == 5
 
 
-def test_a_crashed_run_leaves_no_run_directory(train_dataset, tmp_path, monkeypatch):
+def test_an_interrupted_run_leaves_no_run_and_resumes(train_dataset, tmp_path, monkeypatch):
     import trainer.train as tt
 
-    def boom(*a, **k):
-        raise RuntimeError("disk full")
+    cfg = TrainConfig(dataset=str(train_dataset), encoder=ENC, epochs=2, repeats=3, hidden=8, output=str(tmp_path))
+    real = tt.fit_repeat
+    trained = []
 
-    monkeypatch.setattr(tt, "write_predictions", boom)
-    with pytest.raises(RuntimeError):
-        tt.train(TrainConfig(dataset=str(train_dataset), encoder=ENC, epochs=1, hidden=8, name="x", output=str(tmp_path)))
-    assert list(tmp_path.iterdir()) == []
+    def crash_on_repeat_1(cfg_, spec, sets, loss_fn, repeat, *a, **k):
+        trained.append(repeat)
+        if repeat == 1:
+            raise KeyboardInterrupt
+        return real(cfg_, spec, sets, loss_fn, repeat, *a, **k)
+
+    monkeypatch.setattr(tt, "fit_repeat", crash_on_repeat_1)
+    with pytest.raises(KeyboardInterrupt):
+        tt.train(cfg)
+    assert [p.name for p in tmp_path.iterdir() if not p.name.startswith(".")] == []   # no half-written run
+    monkeypatch.setattr(tt, "fit_repeat", lambda *a, **k: (trained.append(a[4]), real(*a, **k))[1])
+    run_dir = tt.train(cfg)                          # the same command again
+    assert trained == [0, 1, 1, 2]                   # repeat 0 was kept, not retrained
+    assert [p.name for p in tmp_path.iterdir()] == [run_dir.name]
+    assert sorted(p.name for p in run_dir.iterdir()) == [
+        "config.json", "metrics.json", "predictions-dev.jsonl", "predictions-test.jsonl",
+        "repeat-0.pt", "repeat-1.pt", "repeat-2.pt"]
+    # and the resumed run is the run an uninterrupted training gives
+    monkeypatch.setattr(tt, "fit_repeat", real)
+    fresh = tt.train(replace(cfg, name="fresh"))
+    a = json.loads((run_dir / "metrics.json").read_text())
+    b = json.loads((fresh / "metrics.json").read_text())
+    assert _without_timings(a) == _without_timings(b)
+    assert (run_dir / "predictions-test.jsonl").read_text() == (fresh / "predictions-test.jsonl").read_text()
 
 
 def test_clear_errors(train_dataset, small_corpus, tmp_path):

@@ -9,7 +9,8 @@ Protocol
     of its weights, and its threshold; it stops early after `patience` epochs without a
     better dev F1. Only then is test scored, once, with those weights
     and that threshold: test labels never influence any choice.
-  * The run directory is built under a temporary name and renamed when complete:
+  * The run directory is built under `<output>/.<name>.partial/`, which keeps finished
+    repeats so that an interrupted run resumes (see rundir.py), and renamed when complete:
 
     runs/<name>/
       config.json             {"train": TrainConfig, "dataset", "dataset_fingerprint",
@@ -25,13 +26,11 @@ Protocol
 from __future__ import annotations
 
 import copy
-import json
 import os
 import random
 import time
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -42,7 +41,6 @@ from rich.table import Table
 from pipeline import __version__
 from pipeline.dataset import load_stats
 from pipeline.errors import SegError
-from pipeline.fsutil import atomic_dir
 from pipeline.progress import console, progress
 
 from .baselines import baseline_metrics
@@ -51,6 +49,8 @@ from .data import SplitData, load_data
 from .losses import GapLoss
 from .metrics import METRICS, best_threshold, segmentation_metrics
 from .models import from_spec, model_spec
+from .results import FitResult, RepeatResult
+from .rundir import PartialRun
 from .windows import gap_windows, padded, parse_window
 
 EVAL_BATCH = 4096
@@ -166,6 +166,11 @@ def score(model: torch.nn.Module, gs: GapSet, loss_fn: Callable | None = None) -
 
 # ----------------------------------------------------------------------------- fitting
 
+def train_gap_labels(split: SplitData) -> np.ndarray:
+    """Labels of the candidate gaps (not of first sentences, which always start a paragraph)."""
+    return split.labels[gap_windows(split.spans, 1, 1).sentence]
+
+
 def block_permutation(n: int, block: int, gen: torch.Generator) -> torch.Tensor:
     """A random order of n gaps that keeps runs of `block` consecutive gaps together.
 
@@ -197,23 +202,6 @@ def train_epoch(model: torch.nn.Module, opt: torch.optim.Optimizer, train: GapSe
         opt.step()
         total += loss.detach() * len(rows)
     return float(total) / len(train)
-
-
-@dataclass
-class RepeatResult:
-    repeat: int
-    seed: int
-    best_epoch: int
-    threshold: float
-    epochs: list[dict]
-    dev: dict
-    test: dict
-    state_dict: dict = field(repr=False)
-    probs: dict[str, np.ndarray] = field(repr=False)
-
-    def record(self) -> dict:
-        return {"repeat": self.repeat, "seed": self.seed, "best_epoch": self.best_epoch, "threshold": self.threshold,
-                "epochs": self.epochs, "dev": self.dev, "test": self.test}
 
 
 def fit_repeat(cfg: TrainConfig, spec: dict, sets: dict[str, GapSet], loss_fn: GapLoss, repeat: int,
@@ -252,54 +240,29 @@ def fit_repeat(cfg: TrainConfig, spec: dict, sets: dict[str, GapSet], loss_fn: G
                         {"dev": dev_probs, "test": test_probs})
 
 
-def summarize(results: list[dict]) -> dict:
-    """{metric: {"mean", "std"}} over repeats; std is the sample std (ddof=1), 0 for one repeat."""
-    out = {}
-    for k in METRICS:
-        v = np.array([r[k] for r in results], dtype=np.float64)
-        out[k] = {"mean": float(v.mean()), "std": float(v.std(ddof=1)) if len(v) > 1 else 0.0}
-    return out
-
-
-@dataclass
-class FitResult:
-    spec: dict
-    loss: dict
-    repeats: list[RepeatResult]
-    sets: dict[str, GapSet] = field(repr=False)
-    baselines: dict
-    device: str
-
-    def metrics(self) -> dict:
-        return {
-            "status": "complete",
-            "device": self.device,
-            "selection": "per repeat: the epoch with the best dev F1, at the dev threshold maximising F1; test scored once at that choice",
-            "repeats": [r.record() for r in self.repeats],
-            "summary": {s: summarize([getattr(r, s) for r in self.repeats]) for s in ("dev", "test")},
-            "baselines": self.baselines,
-            "n_gaps": {s: len(g) for s, g in self.sets.items()},
-        }
-
-
 def fit(cfg: TrainConfig, data: dict[str, SplitData], on_epoch: Callable[[int, dict], None] | None = None,
-        on_repeat: Callable[[int, RepeatResult], None] | None = None) -> FitResult:
+        on_repeat: Callable[[int, RepeatResult], None] | None = None,
+        done: dict[int, RepeatResult] | None = None) -> FitResult:
     """Train cfg.repeats models on data["train"], select on data["dev"], score data["test"].
 
     Works without the CLI and without files: `data` maps train/dev/test to SplitData.
-    on_epoch(k, epoch record) and on_repeat(k, RepeatResult) report progress.
+    on_epoch(k, epoch record) and on_repeat(k, RepeatResult) report progress; repeats in
+    `done` (finished earlier, see rundir.PartialRun) are taken as they are.
     """
     check_config(cfg)
     device = resolve_device(cfg.device)
     left, right = parse_window(cfg.window)
     dim = data["train"].vectors.shape[1]
     spec = model_spec(cfg, dim)
-    loss_fn = GapLoss(cfg.loss, cfg.gamma, cfg.alpha, cfg.beta, data["train"].labels[gap_windows(data["train"].spans, 1, 1).sentence])
+    loss_fn = GapLoss(cfg.loss, cfg.gamma, cfg.alpha, cfg.beta, train_gap_labels(data["train"]))
     baselines = {s: baseline_metrics(data[s]) for s in ("dev", "test")}
     with deterministic(device, cfg.threads):
         sets = {s: make_gapset(data[s], left, right, device) for s in ("train", "dev", "test")}
         results = []
         for k in range(cfg.repeats):
+            if done and k in done:
+                results.append(done[k])
+                continue
             cb = (lambda rec, k=k: on_epoch(k, rec)) if on_epoch else None
             results.append(fit_repeat(cfg, spec, sets, loss_fn, k, device, cb))
             if on_repeat:
@@ -308,35 +271,6 @@ def fit(cfg: TrainConfig, data: dict[str, SplitData], on_epoch: Callable[[int, d
 
 
 # ----------------------------------------------------------------------------- the run directory
-
-def default_name(cfg: TrainConfig, output: Path) -> str:
-    left, right = parse_window(cfg.window)
-    base = f"{cfg.model}-w{left}x{right}-{cfg.loss}-{datetime.now():%Y%m%d-%H%M%S}"
-    name, k = base, 2
-    while (output / name).exists():
-        name, k = f"{base}-{k}", k + 1
-    return name
-
-
-def write_predictions(path: Path, gs: GapSet, probs: list[np.ndarray]) -> None:
-    split = gs.split
-    with path.open("w", encoding="utf-8") as fh:
-        for g, s in enumerate(gs.sentence):
-            rec = {"doc": split.docs[s], "i": split.index[s], "label": int(split.labels[s]),
-                   "prob": [float(p[g]) for p in probs]}
-            fh.write(json.dumps(rec, ensure_ascii=False) + "\n")
-
-
-def write_run(run_dir: Path, config: dict, result: FitResult, force: bool) -> Path:
-    with atomic_dir(run_dir, force=force, option_hint="--name") as tmp:
-        (tmp / "config.json").write_text(json.dumps(config, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-        for r in result.repeats:
-            torch.save(r.state_dict, tmp / f"repeat-{r.repeat}.pt")
-        for s in ("dev", "test"):
-            write_predictions(tmp / f"predictions-{s}.jsonl", result.sets[s], [r.probs[s] for r in result.repeats])
-        (tmp / "metrics.json").write_text(json.dumps(result.metrics(), ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-    return run_dir
-
 
 def results_table(metrics: dict, title: str) -> Table:
     n = len(metrics["repeats"])
@@ -355,7 +289,7 @@ def results_table(metrics: dict, title: str) -> Table:
 
 
 def train(cfg: TrainConfig, cache_root: Path = Path("cache")) -> Path:
-    """Run the whole step; return the run directory."""
+    """Run the whole step (resuming an interrupted run of the same options); return the run directory."""
     check_config(cfg)
     dataset = Path(cfg.dataset) if cfg.dataset else Path(cache_root) / "datasets" / "demo"
     output = Path(cfg.output)
@@ -366,35 +300,39 @@ def train(cfg: TrainConfig, cache_root: Path = Path("cache")) -> Path:
             raise SegError(f"{output / cfg.name} already exists; pass --force to replace it or choose another --name")
     stats = load_stats(dataset)
     data, embedding = load_data(dataset, cfg.encoder)
-    name = cfg.name or default_name(cfg, output)
-    n_train = sum(max(e - s - 1, 0) for s, e in data["train"].spans)
-    console.print(f"seg train: {cfg.model} on {dataset} ({cfg.encoder}, dim {data['train'].vectors.shape[1]}), "
-                  f"window {cfg.window}, loss {cfg.loss}, {n_train:,} train gaps, device {resolve_device(cfg.device)}")
-    t0 = time.perf_counter()
-    with progress() as bar:
-        task = bar.add_task("train", total=cfg.epochs * cfg.repeats, unit="epoch")
-
-        def on_epoch(k: int, rec: dict) -> None:
-            bar.update(task, advance=1, description=f"train r{k} e{rec['epoch']} dev F1 {rec['dev']['f1']:.3f}")
-
-        def on_repeat(k: int, res: RepeatResult) -> None:   # early stopping skips the rest of the repeat
-            bar.update(task, completed=(k + 1) * cfg.epochs)
-
-        result = fit(cfg, data, on_epoch, on_repeat)
-    seconds = time.perf_counter() - t0
+    spec = model_spec(cfg, data["train"].vectors.shape[1])
     config = {
         "train": asdict(cfg),
         "dataset": str(dataset.resolve()),
         "dataset_fingerprint": stats.get("fingerprint"),
         "embedding": embedding,
-        "model": result.spec,
-        "loss": result.loss,
+        "model": spec,
+        "loss": GapLoss(cfg.loss, cfg.gamma, cfg.alpha, cfg.beta, train_gap_labels(data["train"])).describe(),
         "seg_version": __version__,
     }
-    run_dir = write_run(output / name, config, result, cfg.force)
+    partial = PartialRun.open(output, cfg.name, config)
+    done = {k: r for k, r in partial.done().items() if k < cfg.repeats}
+    n_train = sum(max(e - s - 1, 0) for s, e in data["train"].spans)
+    console.print(f"seg train: {cfg.model} on {dataset} ({cfg.encoder}, dim {spec['dim']}), window {cfg.window}, "
+                  f"loss {cfg.loss}, {n_train:,} train gaps, device {resolve_device(cfg.device)}"
+                  + (f"; resuming {partial.name}: repeat(s) {', '.join(map(str, sorted(done)))} already done" if done else ""))
+    t0 = time.perf_counter()
+    with progress() as bar:
+        task = bar.add_task("train", total=cfg.epochs * cfg.repeats, completed=len(done) * cfg.epochs, unit="epoch")
+
+        def on_epoch(k: int, rec: dict) -> None:
+            bar.update(task, advance=1, description=f"train r{k} e{rec['epoch']} dev F1 {rec['dev']['f1']:.3f}")
+
+        def on_repeat(k: int, res: RepeatResult) -> None:
+            partial.save(res)
+            bar.update(task, completed=(k + 1) * cfg.epochs)   # early stopping skips the rest of the repeat
+
+        result = fit(cfg, data, on_epoch, on_repeat, done)
+    seconds = time.perf_counter() - t0
+    run_dir = partial.finish(result, cfg.force)
     metrics = result.metrics()
-    console.print(results_table(metrics, f"seg train {name}: {cfg.model}, window {cfg.window}, loss {cfg.loss}"))
-    n_epochs = sum(len(r.epochs) for r in result.repeats)
-    console.print(f"run written to [bold]{run_dir}[/] ({seconds:.1f} s, {n_epochs} epochs, "
-                  f"{seconds / n_epochs:.2f} s/epoch incl. dev scoring)")
+    console.print(results_table(metrics, f"seg train {partial.name}: {cfg.model}, window {cfg.window}, loss {cfg.loss}"))
+    n_epochs = sum(len(r.epochs) for k, r in enumerate(result.repeats) if k not in done)
+    console.print(f"run written to [bold]{run_dir}[/] ({seconds:.1f} s, {n_epochs} epochs trained"
+                  + (f", {seconds / n_epochs:.2f} s/epoch incl. dev scoring)" if n_epochs else ")"))
     return run_dir

@@ -5,7 +5,6 @@ with `layers` hidden layers."""
 from __future__ import annotations
 
 import torch
-from torch import nn
 
 from .common import Integrator, input_projection, masked_max, masked_mean, mlp_head
 

@@ -1,0 +1,144 @@
+"""The run directory of `seg train`: names, resumable partial runs, the final layout.
+
+While a run trains, finished repeats are kept in `<output>/.<name>.partial/` (its config.json
+plus repeat-<k>.pt and repeat-<k>.json per finished repeat). A run that is interrupted or
+crashes leaves only that hidden directory, never a half-written run under the real name;
+the same command run again finds it (same options, dataset and embedding fingerprints),
+keeps the finished repeats and trains the rest. Repeats are seeded independently, so a
+resumed run equals an uninterrupted one. When all repeats are done the final files are
+written into the partial directory and it is renamed to `<output>/<name>/`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from pipeline.errors import SegError
+
+from .results import FitResult, RepeatResult
+from .windows import parse_window
+
+# options that do not change what is trained
+RESUME_IGNORES = ("name", "output", "force", "device", "threads")
+
+
+def default_name(model: str, window: str, loss: str, output: Path) -> str:
+    """<model>-w<L>x<R>-<loss>-<yyyymmdd-HHMMSS>, with -2, -3 ... when taken."""
+    left, right = parse_window(window)
+    base = f"{model}-w{left}x{right}-{loss}-{datetime.now():%Y%m%d-%H%M%S}"
+    name, k = base, 2
+    while (output / name).exists() or (output / f".{name}.partial").exists():
+        name, k = f"{base}-{k}", k + 1
+    return name
+
+
+def resume_key(config: dict) -> dict:
+    train = {k: v for k, v in config["train"].items() if k not in RESUME_IGNORES}
+    return {"train": train, "dataset_fingerprint": config.get("dataset_fingerprint"),
+            "embedding_fingerprint": (config.get("embedding") or {}).get("fingerprint")}
+
+
+def _read_config(d: Path) -> dict | None:
+    try:
+        return json.loads((d / "config.json").read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return None
+
+
+class PartialRun:
+    def __init__(self, output: Path, name: str, config: dict):
+        self.output, self.name, self.config = Path(output), name, config
+        self.path = self.output / f".{name}.partial"
+
+    @classmethod
+    def open(cls, output: Path, name: str | None, config: dict) -> "PartialRun":
+        """The partial run to continue (same name, or for no --name the newest matching one),
+        else a fresh one; a partial run under the same name with other options is discarded."""
+        output = Path(output)
+        key = resume_key(config)
+        if name:
+            p = cls(output, name, config)
+            if p.path.is_dir():
+                old = _read_config(p.path)
+                if old is None or resume_key(old) != key:
+                    shutil.rmtree(p.path)
+            return p.start()
+        found = []
+        if output.is_dir():
+            for d in output.glob(".*.partial"):
+                old = _read_config(d)
+                if d.is_dir() and old is not None and resume_key(old) == key:
+                    found.append((d.stat().st_mtime, d.name[1:-len(".partial")]))
+        if found:
+            name = max(found)[1]
+            if not (output / name).exists():
+                return cls(output, name, config).start()
+        model, window, loss = (config["train"][k] for k in ("model", "window", "loss"))
+        return cls(output, default_name(model, window, loss, output), config).start()
+
+    def start(self) -> "PartialRun":
+        self.path.mkdir(parents=True, exist_ok=True)
+        (self.path / "config.json").write_text(json.dumps(self.config, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+        return self
+
+    def done(self) -> dict[int, RepeatResult]:
+        """Finished repeats found in the partial directory, by repeat index."""
+        out = {}
+        for f in sorted(self.path.glob("repeat-*.json")):
+            try:
+                rec = json.loads(f.read_text(encoding="utf-8"))
+                state = torch.load(self.path / f"repeat-{rec['repeat']}.pt", map_location="cpu", weights_only=True)
+            except Exception:   # a repeat cut off while being saved: train it again
+                continue
+            stored = rec.pop("probs")
+            probs = {s: np.asarray(stored[s], dtype=np.float64) for s in ("dev", "test")}
+            out[int(rec["repeat"])] = RepeatResult(state_dict=state, probs=probs, **rec)
+        return out
+
+    def save(self, r: RepeatResult) -> None:
+        """Keep a finished repeat: weights first, then its record (the record marks it done)."""
+        torch.save(r.state_dict, self.path / f"repeat-{r.repeat}.pt")
+        rec = r.record() | {"probs": {s: p.tolist() for s, p in r.probs.items()}}
+        tmp = self.path / f".repeat-{r.repeat}.json.tmp"
+        tmp.write_text(json.dumps(rec), encoding="utf-8")
+        os.replace(tmp, self.path / f"repeat-{r.repeat}.json")
+
+    def finish(self, result: FitResult, force: bool) -> Path:
+        """Write metrics and predictions, drop the resume records, rename into place."""
+        for r in result.repeats:
+            if not (self.path / f"repeat-{r.repeat}.pt").is_file():
+                torch.save(r.state_dict, self.path / f"repeat-{r.repeat}.pt")
+        for s in ("dev", "test"):
+            write_predictions(self.path / f"predictions-{s}.jsonl", result.sets[s], [r.probs[s] for r in result.repeats])
+        (self.path / "metrics.json").write_text(json.dumps(result.metrics(), ensure_ascii=False, indent=2) + "\n",
+                                                encoding="utf-8")
+        for f in self.path.glob("repeat-*.json"):
+            f.unlink()
+        final = self.output / self.name
+        if final.exists():
+            if not force:
+                raise SegError(f"{final} already exists; pass --force to replace it or choose another --name")
+            old = self.output / f".{self.name}.old-{os.getpid()}"
+            os.replace(final, old)
+            os.replace(self.path, final)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(self.path, final)
+        return final
+
+
+def write_predictions(path: Path, gs, probs: list[np.ndarray]) -> None:
+    """predictions-<split>.jsonl: one line per gap, {"doc", "i", "label", "prob": [per repeat]}."""
+    split = gs.split
+    with path.open("w", encoding="utf-8") as fh:
+        for g, s in enumerate(gs.sentence):
+            rec = {"doc": split.docs[s], "i": split.index[s], "label": int(split.labels[s]),
+                   "prob": [float(p[g]) for p in probs]}
+            fh.write(json.dumps(rec, ensure_ascii=False) + "\n")
