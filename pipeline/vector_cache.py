@@ -39,8 +39,10 @@ def _open_env(path: Path, write: bool) -> lmdb.Environment:
         hpid, hwrite, env = hit
         if hpid == pid and (hwrite or not write):
             return env
-        if hpid == pid:
-            env.close()  # upgrade a read-only handle to a writable one (one env per path per process)
+        # Either a read-only handle to upgrade to a writable one (one env per path per process),
+        # or one inherited across a fork, which must not be used in the child. Closing it in the
+        # child is safe: LMDB then only clears reader slots held by the child's own pid.
+        env.close()
         del _ENVS[key]
     p = Path(key)
     if write:
@@ -52,10 +54,19 @@ def _open_env(path: Path, write: bool) -> lmdb.Environment:
     else:
         if not (p / "data.mdb").is_file():
             raise SegError(f"{p}: no vector cache here; run `seg embed` with --cache {p} first")
-        try:
-            env = lmdb.open(key, readonly=True, lock=False, max_dbs=MAX_DBS, subdir=True, readahead=False)
-        except lmdb.Error as e:
-            raise SegError(f"{p}: cannot open the vector cache ({e}); delete it and re-run `seg embed`") from None
+        env = None
+        if os.access(p / "lock.mdb", os.W_OK):
+            # registered readers: a concurrent writer (a background `seg embed` on the same
+            # cache) then never recycles pages a read transaction still sees
+            try:
+                env = lmdb.open(key, readonly=True, max_dbs=MAX_DBS, subdir=True, readahead=False)
+            except lmdb.Error:
+                env = None
+        if env is None:
+            try:
+                env = lmdb.open(key, readonly=True, lock=False, max_dbs=MAX_DBS, subdir=True, readahead=False)
+            except lmdb.Error as e:
+                raise SegError(f"{p}: cannot open the vector cache ({e}); delete it and re-run `seg embed`") from None
     _ENVS[key] = (pid, write, env)
     return env
 

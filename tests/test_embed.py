@@ -279,6 +279,22 @@ def test_encode_texts_encodes_only_new_text(ds, tiny_bert, tmp_path, monkeypatch
         encode_texts(["また新しい文。"], m2, show_progress=False)
 
 
+def _child_read(args):
+    ds, name = args
+    return load_split_vectors(Path(ds), name, "dev").sum()
+
+
+def test_reader_works_in_a_forked_child(ds, tiny_bert, tmp_path):
+    import multiprocessing
+
+    seg_embed(ds, "--encoder", "bert", "--model", tiny_bert, "--cache", tmp_path / "vc")
+    parent = load_split_vectors(ds, "bert", "dev")  # the parent holds an open environment
+    with multiprocessing.get_context("fork").Pool(1) as pool:
+        got = pool.map(_child_read, [(str(ds), "bert")])
+    assert got[0] == pytest.approx(parent.sum(), rel=1e-6)
+    np.testing.assert_array_equal(load_split_vectors(ds, "bert", "dev"), parent)
+
+
 def test_reader_errors_name_the_embed_command(ds, tiny_bert, tmp_path):
     with pytest.raises(SegError, match=r"seg embed .*--encoder bert"):
         embedding_info(ds, "bert")
