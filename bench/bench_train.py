@@ -108,17 +108,21 @@ def main() -> None:
     rng = np.random.default_rng(0)
     synth = synthetic_split("synthetic", 100_000 + 100_000 // 700 + 1, 384, rng)
 
-    table = Table(title=f"seg train speed: seconds per training epoch (batch {base.batch_size}, hidden {base.hidden}, window {base.window})")
-    for col in ("model", f"{dataset.name} train: s/epoch", "gaps", "train gaps/s", "score gaps/s",
-                "synthetic 100k: s/epoch", "train gaps/s", "s/epoch per reference GFLOP/s"):
+    table = Table(title=f"seg train: seconds per training epoch (batch {base.batch_size}, hidden {base.hidden}, "
+                        f"window {base.window}, {threads} thread(s), load {load:.1f}, matmul {gf:.0f} GFLOP/s)")
+    for col in ("model", f"{dataset.name} s/epoch", "train gaps/s", "score gaps/s", "s/epoch per 100k", "x GFLOP/s"):
         table.add_column(col, justify="left" if col == "model" else "right")
     for kind in models:
         real_s, real_rate, n_real = time_epochs(kind, data["train"], args.epochs, base)
         syn_s, _, n_syn = time_epochs(kind, synth, args.epochs, base)
         per100k = syn_s * 100_000 / n_syn
-        table.add_row(kind, f"{real_s:.2f}", f"{n_real:,}", f"{n_real / real_s:,.0f}", f"{real_rate:,.0f}",
-                      f"{per100k:.2f}", f"{n_syn / syn_s:,.0f}", f"{per100k * gf:.0f}")
-        console.print(f"{kind}: {real_s:.2f} s/epoch on {n_real:,} real gaps; {per100k:.2f} s/epoch per 100k synthetic gaps")
+        table.add_row(kind, f"{real_s:.2f}", f"{n_real / real_s:,.0f}", f"{real_rate:,.0f}", f"{per100k:.2f}",
+                      f"{per100k * gf:.0f}")
+        console.print(f"{kind}: {real_s:.2f} s/epoch on {n_real:,} {dataset.name} train gaps ({n_real / real_s:,.0f} gaps/s), "
+                      f"scoring {real_rate:,.0f} gaps/s; {per100k:.2f} s/epoch per 100k synthetic gaps")
+    console.print(f"{dataset.name}: {n_real:,} train gaps; synthetic: {n_syn:,} gaps of 384-dim random vectors. "
+                  "'x GFLOP/s' = s/epoch per 100k times the reference matmul speed (lower = faster; "
+                  "comparable across machines and loads)")
     console.print(table)
 
     if not args.skip_full:
