@@ -70,11 +70,15 @@ def test_block_permutation_is_a_permutation_of_contiguous_blocks():
 
 # ----------------------------------------------------------------------------- models and masking
 
-@pytest.mark.parametrize("kind", MODELS)
+VARIANTS = [(kind, "auto") for kind in MODELS] + [("pool", "max"), ("transformer", "sep"), ("transformer", "mean")]
+
+
+@pytest.mark.parametrize("kind,pooling", VARIANTS)
 @pytest.mark.parametrize("layers", [1, 2])
-def test_padded_positions_never_change_the_output(kind, layers):
+def test_padded_positions_never_change_the_output(kind, pooling, layers):
     torch.manual_seed(0)
-    model = build_model(TrainConfig(model=kind, layers=layers, hidden=32, heads=4, memory_size=3), 16).eval()
+    cfg = TrainConfig(model=kind, layers=layers, hidden=32, heads=4, memory_size=3, pooling=pooling)
+    model = build_model(cfg, 16).eval()
     g = gap_windows(RANGES, 2, 2)
     v = torch.randn(8, 16)
     x, mask = gather(padded(v), torch.from_numpy(g.index))

@@ -31,13 +31,15 @@ def _spans(ranges) -> list[tuple[int, int]]:
 
 @torch.no_grad()
 def predict_probs(models, vectors: np.ndarray, ranges, window, *, batch_size: int = BATCH,
-                  return_attention: bool = False, device: str | torch.device | None = None):
+                  return_attention: bool = False):
     """P(paragraph starts after the gap) for every candidate gap.
 
     models     one model (eval mode is set here) or a list of them (e.g. Run.build_models())
     vectors    (n_sentences, dim) float array of the sentences, documents contiguous
     ranges     (start, end) or (doc, start, end) per document
-    window     "L:R" or (L, R), the run's window (config.json["model"]["left"/"right"])
+    window     "L:R" or (L, R), the run's window (Run.window)
+
+    Each model runs on the device its parameters are on (Run.build_models(device=...)).
 
     Returns probs (n_gaps,) for one model, (n_models, n_gaps) for a list. With
     return_attention=True returns (probs, attention): attention is one array per model
@@ -52,7 +54,7 @@ def predict_probs(models, vectors: np.ndarray, ranges, window, *, batch_size: in
     attention: list[np.ndarray | None] = []
     for k, model in enumerate(model_list):
         model.eval()
-        dev = torch.device(device) if device is not None else next(model.parameters()).device
+        dev = next(model.parameters()).device
         v = padded(torch.as_tensor(np.asarray(vectors, dtype=np.float32))).to(dev)
         index = torch.from_numpy(gaps.index).to(dev)
         chunks, atts = [], []
