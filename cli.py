@@ -109,6 +109,7 @@ def embed(
     cache: Optional[Path] = typer.Option(None, "--cache", help="Vector cache directory (LMDB, shared by datasets and encoders). Default: cache/vectors."),
     export: Optional[str] = typer.Option(None, "--export", help="Also write <dataset>/embeddings/<name>/<split>.h5 (vectors aligned with the split). Only 'h5'. Default: no export."),
     name: Optional[str] = typer.Option(None, "--name", help="Name of this embedding (the manifest <dataset>/embeddings/<name>.json), to keep two models of one encoder apart. Default: the encoder name."),
+    force: bool = typer.Option(False, "--force", help="Replace an existing embedding of this --name made with other settings (the same settings just resume or do nothing)."),
 ):
     """Encode every distinct sentence of a dataset once into a content-addressed vector cache (resumable)."""
     from pipeline.embed import EmbedConfig, embed as run_embed
@@ -116,7 +117,7 @@ def embed(
     cfg = EmbedConfig(dataset=str(dataset) if dataset else None, encoder=encoder, model=model,
                       vectors=str(vectors) if vectors else None, pooling=pooling, max_length=max_length,
                       batch_size=batch_size, device=device, cache=str(cache) if cache else None,
-                      export=export, name=name)
+                      export=export, name=name, force=force)
     run_embed(cfg, cache_root())
 
 

@@ -25,7 +25,7 @@ from .dataset import SPLITS, check_dataset, load_split, load_stats
 from .encoders import ENCODERS, Encoder, make_encoder
 from .errors import SegError
 from .fingerprint import FileHashMemo, fingerprint
-from .fsutil import write_json_atomic
+from .fsutil import read_json, write_json_atomic
 from .progress import console, progress
 from .vector_cache import DTYPE, VectorCache
 
@@ -48,6 +48,7 @@ class EmbedConfig:
     cache: str | None = None          # default: <cache root>/vectors
     export: str | None = None         # h5 | None
     name: str | None = None           # manifest name; default: the encoder kind
+    force: bool = False               # replace an existing manifest made with other settings
     embed_version: str = EMBED_VERSION
 
 
@@ -188,6 +189,12 @@ def embed(cfg: EmbedConfig, cache_root: Path) -> dict:
     fp = fingerprint(encoder.identity())
     memo.save()
     console.print(f"[bold]embed[/] {dataset.name} with {encoder.describe()}: fingerprint [cyan]{fp}[/], cache {cache_dir}")
+    old = manifest_path(dataset, name)
+    if old.is_file() and not cfg.force:
+        prev = read_json(old, "embedding manifest")
+        if prev.get("fingerprint") != fp:
+            raise SegError(f"{old} exists with other settings ({prev.get('encoder')} {prev.get('model')}, fingerprint "
+                           f"{prev.get('fingerprint')}); pass --force to replace it or choose another --name")
 
     cache = VectorCache(cache_dir, fp, write=True)
     missing = cache.missing(distinct)

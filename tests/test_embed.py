@@ -167,7 +167,7 @@ def test_fingerprint_changes_with_every_setting_and_reuses_the_same(ds, tiny_ber
     distinct = len(set(all_texts(ds)))
 
     def run(*extra, model=tiny_bert):
-        seg_embed(ds, "--encoder", "bert", "--model", model, "--cache", cache, *extra)
+        seg_embed(ds, "--encoder", "bert", "--model", model, "--cache", cache, "--force", *extra)
         return manifest(ds, "bert")
 
     base = run()
@@ -338,6 +338,17 @@ def test_wiki2vec_needs_vectors(ds, tmp_path):
 
 def test_option_for_another_encoder(ds, tmp_path):
     one_line_error(seg_embed(ds, "--encoder", "e5", "--pooling", "cls", "--cache", tmp_path / "vc", ok=False), "--pooling", "e5")
+
+
+def test_other_settings_under_an_existing_name_need_force(ds, tiny_bert, tmp_path):
+    cache = tmp_path / "vc"
+    seg_embed(ds, "--encoder", "bert", "--model", tiny_bert, "--cache", cache)
+    before = manifest(ds, "bert")
+    one_line_error(seg_embed(ds, "--encoder", "bert", "--model", tiny_bert, "--pooling", "cls", "--cache", cache, ok=False),
+                   "bert.json", "--force", "--name")
+    assert manifest(ds, "bert") == before
+    seg_embed(ds, "--encoder", "bert", "--model", tiny_bert, "--pooling", "cls", "--cache", cache, "--force")
+    assert manifest(ds, "bert")["fingerprint"] != before["fingerprint"]
 
 
 def test_cache_made_with_another_dimension(ds, tiny_bert, tmp_path):
