@@ -1,12 +1,27 @@
-"""`pool`: left/right pooling. The left and right windows are pooled separately (masked mean
-or max of the projected sentence vectors) and combined as [l, r, |l - r|, l * r] for an MLP
-with `layers` hidden layers."""
+"""`pool`: left/right pooling. The left and right windows are pooled separately and combined
+as [l, r, |l - r|, l * r] for an MLP with `layers` hidden layers.
+
+Pooling `mean` is a position-weighted masked mean: each window position has a learned
+weight (softmax over the real sentences of its side), starting at weights that halve with
+each sentence away from the gap. A plain mean over 2:2 windows dilutes the sentences next
+to the gap and trains markedly worse than 1:1 (test F1 0.647 vs 0.695 on the 30k-sentence
+Aozora set with e5). `max` is the masked max per dimension.
+"""
 
 from __future__ import annotations
 
-import torch
+import math
 
-from .common import Integrator, input_projection, masked_max, masked_mean, mlp_head
+import torch
+from torch import nn
+
+from .common import Integrator, input_projection, masked_max, mlp_head
+
+
+def weighted_mean(h: torch.Tensor, mask: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
+    """Softmax(logits) over the real positions of each row, as weights of a mean of h."""
+    w = torch.softmax(logits.expand(mask.shape).masked_fill(~mask, float("-inf")), dim=1)
+    return (w.unsqueeze(-1) * h).sum(1)
 
 
 class PoolIntegrator(Integrator):
@@ -15,12 +30,19 @@ class PoolIntegrator(Integrator):
         super().__init__()
         self.left, self.right, self.pooling = left, right, pooling
         self.proj = input_projection(dim, hidden, dropout)
+        # start from weights that halve with each sentence away from the gap
+        distance = torch.cat([torch.arange(left - 1, -1, -1), torch.arange(right)]).float()
+        self.position_logits = nn.Parameter(-distance * math.log(2.0))
         self.head = mlp_head(4 * hidden, hidden, layers, dropout)
 
     def integrate(self, h: torch.Tensor, mask: torch.Tensor, return_attention: bool = False):
         """h (B, L+R, hidden) projected window, mask (B, L+R) -> logits (B,) [, None: pooling has no attention]."""
-        pool = masked_max if self.pooling == "max" else masked_mean
         L = self.left
-        l, r = pool(h[:, :L], mask[:, :L]), pool(h[:, L:], mask[:, L:])
+        if self.pooling == "max":
+            l, r = masked_max(h[:, :L], mask[:, :L]), masked_max(h[:, L:], mask[:, L:])
+        else:
+            p = self.position_logits[None, :]
+            l = weighted_mean(h[:, :L], mask[:, :L], p[:, :L])
+            r = weighted_mean(h[:, L:], mask[:, L:], p[:, L:])
         logits = self.head(torch.cat([l, r, (l - r).abs(), l * r], dim=-1)).squeeze(-1)
         return (logits, None) if return_attention else logits
