@@ -6,14 +6,15 @@ Three measurements, all in this one process, next to a reference workload measur
 same run (a fixed float32 matmul, reported as GFLOP/s) so figures from a busy or another
 machine can be compared as ratios:
 
-  1. real data: the train split of --dataset (default: cache/datasets/aozora when it has an
-     e5 embedding, else cache/datasets/demo) -- seconds per training epoch (block-shuffled
+  1. real data: the train split of --dataset (default: cache/datasets/aozora, else
+     aozora30k, whichever has an e5 embedding, else cache/datasets/demo) -- seconds per training epoch (block-shuffled
      batches of 256, AdamW, backward) and gaps/s of scoring (eval, batches of 8192);
   2. synthetic: 100,000 candidate gaps of 384-dim random vectors in documents of 700
      sentences -- the per-100k-gap figure the targets are stated in
      (pool < 2 s, bilstm and transformer < 10 s per epoch per 100k gaps on a 2-core CPU);
-  3. a full experiment: `fit` with --repeats 5 and the default epochs of the pool model on
-     ~30,000 training sentences (the real train split cut to 30k, or synthetic).
+  3. a full experiment: `fit` with --repeats 5 and the default epochs and patience of the pool
+     model on ~30,000 sentences (the real dataset, its train split cut to 30k when larger;
+     synthetic train vectors when it is the small demo).
 """
 
 from __future__ import annotations
@@ -95,8 +96,9 @@ def main() -> None:
 
     threads = args.threads or default_threads() or torch.get_num_threads()
     torch.set_num_threads(threads)
-    aozora = Path("cache/datasets/aozora")
-    dataset = args.dataset or (aozora if (aozora / "embeddings" / f"{args.encoder}.json").is_file() else Path("cache/datasets/demo"))
+    candidates = [Path("cache/datasets") / n for n in ("aozora", "aozora30k")]
+    embedded = [d for d in candidates if (d / "embeddings" / f"{args.encoder}.json").is_file()]
+    dataset = args.dataset or (embedded[0] if embedded else Path("cache/datasets/demo"))
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     gf = reference_gflops()
     console.print(f"cpu cores {os.cpu_count()}, torch threads {threads}, load average {load:.2f}, "
@@ -108,7 +110,7 @@ def main() -> None:
     rng = np.random.default_rng(0)
     synth = synthetic_split("synthetic", 100_000 + 100_000 // 700 + 1, 384, rng)
 
-    table = Table(title=f"seg train: seconds per training epoch (batch {base.batch_size}, hidden {base.hidden}, "
+    table = Table(title=f"seg train: seconds per training epoch (batch {base.batch_size}, default hidden, "
                         f"window {base.window}, {threads} thread(s), load {load:.1f}, matmul {gf:.0f} GFLOP/s)")
     for col in ("model", f"{dataset.name} s/epoch", "train gaps/s", "score gaps/s", "s/epoch per 100k", "x GFLOP/s"):
         table.add_column(col, justify="left" if col == "model" else "right")
@@ -127,23 +129,26 @@ def main() -> None:
 
     if not args.skip_full:
         train = data["train"]
-        if len(train) > 30_000:
+        if len(train) < 15_000:
+            rng = np.random.default_rng(1)
+            train = synthetic_split("train", 30_000, 384, rng)
+            what = "30,000 synthetic 384-dim train sentences (+ the real dev and test)"
+        elif len(train) <= 30_000:
+            what = f"{dataset.name} ({len(train):,} train, {len(data['dev']):,} dev, {len(data['test']):,} test sentences)"
+        else:
             cut = next(e for _, s, e in train.ranges if e >= 30_000)
             keep = [(d, s, e) for d, s, e in train.ranges if e <= cut]
             train = SplitData("train", train.vectors[:cut], train.labels[:cut], train.texts[:cut], train.docs[:cut],
                               train.index[:cut], keep)
             what = f"the first {cut:,} train sentences of {dataset.name} (+ its dev and test)"
-        else:
-            rng = np.random.default_rng(1)
-            train = synthetic_split("train", 30_000, 384, rng)
-            what = "30,000 synthetic 384-dim train sentences (+ the real dev and test)"
         cfg = replace(base, repeats=5, threads=threads)
         t0 = time.perf_counter()
         res = fit(cfg, {"train": train, "dev": data["dev"], "test": data["test"]})
         secs = time.perf_counter() - t0
         f1 = res.metrics()["summary"]["test"]["f1"]
-        console.print(f"full experiment: pool, --repeats 5, {cfg.epochs} epochs on {what}: {secs:.1f} s "
-                      f"(test F1 {f1['mean']:.3f} ± {f1['std']:.3f})")
+        n_epochs = sum(len(r.epochs) for r in res.repeats)
+        console.print(f"full experiment: pool, --repeats 5 (at most {cfg.epochs} epochs, patience {cfg.patience}: "
+                      f"{n_epochs} epochs trained) on {what}: {secs:.1f} s (test F1 {f1['mean']:.3f} ± {f1['std']:.3f})")
 
 
 if __name__ == "__main__":

@@ -77,7 +77,7 @@ def check_config(cfg: TrainConfig) -> None:
     if cfg.shuffle_block < 1:
         raise SegError(f"--shuffle-block {cfg.shuffle_block}: give 1 (plain shuffle) or more gaps per block")
     if cfg.threads < 0:
-        raise SegError(f"--threads {cfg.threads}: give 0 (all cores) or a positive count")
+        raise SegError(f"--threads {cfg.threads}: give 0 (automatic: 1 on a machine of 2 cores or fewer) or a positive count")
     model_spec(cfg, 1)   # architecture options (window, heads, pooling, ...)
 
 

@@ -21,7 +21,7 @@ from torch import nn
 
 from pipeline.errors import SegError
 
-from ..config import MODELS
+from ..config import DEFAULT_HIDDEN, MODELS
 from ..windows import parse_window
 from .attmem import AttentionMemoryIntegrator
 from .bilstm import BiLSTMIntegrator
@@ -42,16 +42,17 @@ def model_spec(cfg, dim: int) -> dict:
     if cfg.model not in MODELS:
         raise SegError(f"--model {cfg.model!r}: use one of {', '.join(MODELS)}")
     left, right = parse_window(cfg.window)
-    if cfg.hidden < 2:
-        raise SegError(f"--hidden {cfg.hidden}: give at least 2")
+    hidden = cfg.hidden or DEFAULT_HIDDEN[cfg.model]
+    if hidden < 2:
+        raise SegError(f"--hidden {cfg.hidden}: give at least 2 (or 0 for the model's default)")
     if cfg.layers < 1:
         raise SegError(f"--layers {cfg.layers}: give at least 1")
     if not 0.0 <= cfg.dropout < 1.0:
         raise SegError(f"--dropout {cfg.dropout}: give a probability in [0, 1)")
     if cfg.memory_size < 0:
         raise SegError(f"--memory-size {cfg.memory_size}: give 0 (no memory) or more slots")
-    if cfg.model in ("transformer", "attmem") and (cfg.heads < 1 or cfg.hidden % cfg.heads):
-        raise SegError(f"--heads {cfg.heads}: must be >= 1 and divide --hidden {cfg.hidden}")
+    if cfg.model in ("transformer", "attmem") and (cfg.heads < 1 or hidden % cfg.heads):
+        raise SegError(f"--heads {cfg.heads}: must be >= 1 and divide --hidden {hidden}")
     pooling = cfg.pooling
     choices = POOLING_CHOICES.get(cfg.model)
     if choices:
@@ -62,7 +63,7 @@ def model_spec(cfg, dim: int) -> dict:
     else:
         pooling = None
     return {"kind": cfg.model, "dim": int(dim), "left": left, "right": right, "window": f"{left}:{right}",
-            "hidden": cfg.hidden, "layers": cfg.layers, "heads": cfg.heads, "memory_size": cfg.memory_size,
+            "hidden": hidden, "layers": cfg.layers, "heads": cfg.heads, "memory_size": cfg.memory_size,
             "pooling": pooling, "dropout": cfg.dropout}
 
 
