@@ -79,6 +79,19 @@ def load_document(path: Path, fmt: str = "auto", doc_id: str | None = None, meta
     return doc
 
 
+def expand_input(spec: str) -> list[Path]:
+    """One INPUT path -> the files it names: the file itself, or a directory's *.txt (sorted)."""
+    p = Path(spec)
+    if not p.exists():
+        raise SegError(f"{p}: no such file or directory; check the INPUT path")
+    if not p.is_dir():
+        return [p]
+    files = sorted(f for f in p.rglob("*.txt") if f.is_file() and not f.name.startswith("."))
+    if not files:
+        raise SegError(f"{p}: directory holds no .txt files; point INPUT at a folder of novels in .txt files")
+    return files
+
+
 def read_manifest(folder: Path) -> dict[str, dict]:
     """Rows of a MANIFEST.tsv (file, title, author, ...) beside the novels, keyed by file name."""
     path = Path(folder) / "MANIFEST.tsv"

@@ -13,7 +13,7 @@ from rich.table import Table
 
 from . import __version__
 from .dataset import SPLITS
-from .documents import FORMATS, Document, load_document, read_manifest
+from .documents import FORMATS, Document, expand_input, load_document, read_manifest
 from .errors import SegError
 from .fsutil import atomic_dir
 from .progress import console, progress
@@ -56,21 +56,12 @@ def collect_files(inputs: list[str]) -> list[tuple[Path, dict]]:
     if not inputs:
         inputs = [str(DEMO_CORPUS)]
     out: list[tuple[Path, dict]] = []
+    manifests: dict[Path, dict] = {}
     for spec in inputs:
-        p = Path(spec)
-        if not p.exists():
-            raise SegError(f"{p}: no such file or directory; check the INPUT path")
-        if p.is_dir():
-            files = sorted(f for f in p.rglob("*.txt") if f.is_file() and not f.name.startswith("."))
-            if not files:
-                raise SegError(f"{p}: directory holds no .txt files; point INPUT at a folder of novels in .txt files")
-            manifests: dict[Path, dict] = {}
-            for f in files:
-                if f.parent not in manifests:
-                    manifests[f.parent] = read_manifest(f.parent)
-                out.append((f, manifests[f.parent].get(f.name, {})))
-        else:
-            out.append((p, read_manifest(p.parent).get(p.name, {})))
+        for f in expand_input(spec):
+            if f.parent not in manifests:
+                manifests[f.parent] = read_manifest(f.parent)
+            out.append((f, manifests[f.parent].get(f.name, {})))
     return out
 
 

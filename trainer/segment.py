@@ -45,7 +45,7 @@ from pathlib import Path
 import numpy as np
 from rich.table import Table
 
-from pipeline.documents import FORMATS, Document, load_document, parse_text
+from pipeline.documents import FORMATS, Document, expand_input, load_document, parse_text
 from pipeline.errors import SegError
 from pipeline.fsutil import read_json, write_text_atomic
 from pipeline.progress import console, progress
@@ -135,16 +135,7 @@ def read_inputs(inputs: list[str], fmt: str = "auto", stdin=None) -> list[Docume
         if spec == STDIN:
             files.append(spec)
             continue
-        p = Path(spec)
-        if not p.exists():
-            raise SegError(f"{p}: no such file or directory; check the INPUT path")
-        if p.is_dir():
-            found = sorted(f for f in p.rglob("*.txt") if f.is_file() and not f.name.startswith("."))
-            if not found:
-                raise SegError(f"{p}: directory holds no .txt files; pass text files or a folder of them")
-            files.extend(str(f) for f in found)
-        else:
-            files.append(spec)
+        files.extend(str(f) for f in expand_input(spec))
     docs: list[Document] = []
     seen: set[str] = set()
     for spec in files:
