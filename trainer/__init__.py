@@ -7,7 +7,12 @@
     losses.py    bce, balanced (class-weighted) and focal losses
     metrics.py   P/R/F1/balanced accuracy and per-document Pk/WindowDiff
     baselines.py "everywhere" and the bracket "rule"
-    train.py     the protocol: repeats, per-epoch dev selection, the run directory
+    train.py     the protocol: repeats, per-epoch dev selection, early stopping, the table
+    results.py   RepeatResult / FitResult (what training returns; metrics.json)
+    rundir.py    run names, resumable .<name>.partial directories, the final run layout
     run.py       load_run(run_dir) -> Run (config, metrics, models, thresholds)
     predict.py   predict_probs(models, vectors, ranges, window) for new text and heatmaps
+
+The later stages live beside it: report/ (`seg report`), segment.py and texttiling.py
+(`seg segment`).
 """
