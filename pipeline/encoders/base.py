@@ -197,3 +197,9 @@ def quiet_transformers() -> None:
         tlog.set_verbosity_error()
     except ImportError:  # pragma: no cover
         pass
+
+
+def load_error(what: str, library: str, e: Exception) -> SegError:
+    """The one-line error for a model folder that `library` failed to load."""
+    first = str(e).splitlines()[0] if str(e) else ""
+    return SegError(f"--model {what}: {library} could not load it ({type(e).__name__}: {first})")

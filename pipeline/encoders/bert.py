@@ -11,7 +11,7 @@ import numpy as np
 
 from ..errors import SegError
 from ..fingerprint import ENCODING_VERSION, hash_folder
-from .base import Encoder, autocast, quiet_transformers, resolve_model, tokenizer_kwargs, torch_device
+from .base import Encoder, autocast, load_error, quiet_transformers, resolve_model, tokenizer_kwargs, torch_device
 
 DEFAULT_MODEL = "tohoku-nlp/bert-base-japanese-v3"
 
@@ -52,8 +52,7 @@ class BertEncoder(Encoder):
             self._tok = AutoTokenizer.from_pretrained(str(self.folder), local_files_only=True, **tokenizer_kwargs(self.folder))
             self._model = AutoModel.from_pretrained(str(self.folder), local_files_only=True).to(self._device).eval()
         except Exception as e:
-            raise SegError(f"--model {self.describe()}: transformers could not load it "
-                           f"({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})") from None
+            raise load_error(self.describe(), "transformers", e) from None
         limit = getattr(self._model.config, "max_position_embeddings", 512) or 512
         tok_limit = self._tok.model_max_length if self._tok.model_max_length and self._tok.model_max_length < 100_000 else limit
         self._max_length = min(self.cfg.max_length or tok_limit, tok_limit, limit)

@@ -10,7 +10,7 @@ import numpy as np
 
 from ..errors import SegError
 from ..fingerprint import ENCODING_VERSION, hash_folder
-from .base import Encoder, autocast, quiet_transformers, resolve_model, tokenizer_kwargs, torch_device
+from .base import Encoder, autocast, load_error, quiet_transformers, resolve_model, tokenizer_kwargs, torch_device
 
 DEFAULT_MODEL = "sonoisa/sentence-bert-base-ja-mean-tokens-v2"
 
@@ -52,8 +52,7 @@ class SBertEncoder(Encoder):
         except SegError:
             raise
         except Exception as e:
-            raise SegError(f"--model {self.describe()}: sentence-transformers could not load it "
-                           f"({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})") from None
+            raise load_error(self.describe(), "sentence-transformers", e) from None
         self._model.eval()
         if self.cfg.max_length:
             self._model.max_seq_length = self.cfg.max_length
