@@ -171,7 +171,7 @@ def train(
     weight_decay: float = typer.Option(0.0, "--weight-decay", help="AdamW weight decay."),
     batch_size: int = typer.Option(256, "--batch-size", help="Candidate gaps per training step."),
     shuffle_block: int = typer.Option(16, "--shuffle-block", help="Gaps kept in document order when shuffling (batches of stretches of text share window sentences, which makes epochs faster); 1 = plain shuffle."),
-    hidden: int = typer.Option(0, "--hidden", help="Width of the input projection and the integrator. 0 = the model's default: 64 for transformer, 128 for the others."),
+    hidden: int = typer.Option(0, "--hidden", help="Width of the input projection and the integrator. 0 = the model's default: 64 for pool and transformer, 128 for bilstm and attmem."),
     dropout: float = typer.Option(0.3, "--dropout", help="Dropout probability."),
     layers: int = typer.Option(1, "--layers", help="Depth: BiLSTM layers, transformer layers, attmem attention hops, or pool MLP hidden layers."),
     heads: int = typer.Option(4, "--heads", help="transformer/attmem: attention heads (must divide --hidden)."),
