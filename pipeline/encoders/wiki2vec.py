@@ -21,6 +21,18 @@ from ..fingerprint import ENCODING_VERSION, hash_file, hash_strings_counts
 from .base import Encoder
 
 SIF_A = 1e-3
+_TAGGER = None
+
+
+def words(text: str) -> list[str]:
+    """The words of a sentence as the encoder looks them up: MeCab (fugashi + ipadic) surfaces."""
+    global _TAGGER
+    if _TAGGER is None:
+        import fugashi
+        import ipadic
+
+        _TAGGER = fugashi.GenericTagger(ipadic.MECAB_ARGS)
+    return [w.surface for w in _TAGGER(text)]
 
 
 def is_binary_w2v(path: Path) -> bool:
@@ -57,19 +69,12 @@ class Wiki2VecEncoder(Encoder):
             raise SegError(f"--vectors {cfg.vectors}: no such file; give a word2vec text or binary file")
         self.path = self.path.resolve()
         self.model_spec = None
-        self._tagger = None
         self._kv = None
         self.freq: Counter | None = None
         self.pc: np.ndarray | None = None
 
     # tokenisation and frequencies ----------------------------------------------------
-    def words(self, text: str) -> list[str]:
-        if self._tagger is None:
-            import fugashi
-            import ipadic
-
-            self._tagger = fugashi.GenericTagger(ipadic.MECAB_ARGS)
-        return [w.surface for w in self._tagger(text)]
+    words = staticmethod(words)
 
     def prepare(self, texts: list[str], counts: list[int] | None = None) -> None:
         freq: Counter = Counter()
