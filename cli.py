@@ -159,6 +159,7 @@ def train(
     encoder: str = typer.Option("e5", "--encoder", "-e", help="Name of the cached embedding to train on (`seg embed --encoder NAME`, or its --name)."),
     model: str = typer.Option("pool", "--model", "-m", help="Sentence integrator: pool (left/right pooling + MLP), bilstm, transformer or attmem (attention over the window + memory slots)."),
     window: str = typer.Option("2:2", "--window", "-w", help="L:R sentences before the gap : from the gap on, padded at document edges."),
+    features: str = typer.Option("none", "--features", help="Surface features appended to each sentence vector: none, brackets (opens/closes with 「『/」』/（/）), length (log characters), or a comma list such as brackets,length."),
     loss: str = typer.Option("bce", "--loss", help="bce, balanced (inverse-frequency class weights of the train gaps; with --beta the effective-number weights of Cui et al.) or focal."),
     gamma: float = typer.Option(2.0, "--gamma", help="focal only: focusing parameter; 0 is plain BCE."),
     alpha: Optional[float] = typer.Option(None, "--alpha", help="focal only: weight of the break class in [0, 1] (the other class gets 1 - alpha). Default: unweighted."),
@@ -187,7 +188,7 @@ def train(
     from trainer.config import TrainConfig
     from trainer.train import train as run_train
 
-    cfg = TrainConfig(dataset=str(dataset) if dataset else None, encoder=encoder, model=model, window=window, loss=loss,
+    cfg = TrainConfig(dataset=str(dataset) if dataset else None, encoder=encoder, model=model, window=window, features=features, loss=loss,
                       gamma=gamma, alpha=alpha, beta=beta, epochs=epochs, patience=patience, repeats=repeats, seed=seed, lr=lr,
                       weight_decay=weight_decay, batch_size=batch_size, shuffle_block=shuffle_block, hidden=hidden,
                       dropout=dropout, layers=layers, heads=heads, memory_size=memory_size, pooling=pooling,

@@ -4,7 +4,8 @@ errors of unusable runs.
 
 The run: small_dataset (4 Aozora works, split 2:1:1) embedded with wiki2vec over the tiny
 word vectors of fixtures_embed (fast, and its SIF state must be restored from the cache to
-encode new text), a pool model trained 4 epochs with 2 repeats.
+encode new text), a pool model trained 4 epochs with 2 repeats; and the same model with
+`--features brackets,length` (segment must rebuild those input columns from the new text).
 """
 
 from __future__ import annotations
@@ -43,7 +44,10 @@ def trained(small_dataset, w2v_text, tmp_path_factory) -> dict:
                      root)
     run_dir = train(TrainConfig(dataset=str(ds), encoder="wiki2vec", model="pool", window="2:2", epochs=4, repeats=2,
                                 seed=3, name="pool-w2v", output=str(root / "runs")), root)
-    return {"root": root, "dataset": ds, "run": run_dir, "manifest": manifest}
+    featured = train(TrainConfig(dataset=str(ds), encoder="wiki2vec", model="pool", window="2:2", epochs=4, repeats=2,
+                                 seed=3, features="brackets,length", name="pool-w2v-features",
+                                 output=str(root / "runs")), root)
+    return {"root": root, "dataset": ds, "run": run_dir, "featured": featured, "manifest": manifest}
 
 
 def test_fixture_run_is_usable(trained):
@@ -52,16 +56,17 @@ def test_fixture_run_is_usable(trained):
     assert run.config["embedding"]["fingerprint"] == trained["manifest"]["fingerprint"]
 
 
-def test_evaluate_on_raw_test_files_reproduces_seg_train_test_metrics(trained):
+@pytest.mark.parametrize("which", ["run", "featured"])
+def test_evaluate_on_raw_test_files_reproduces_seg_train_test_metrics(trained, which):
     """The lead's check: segment the raw source files of the run's test documents with --evaluate."""
-    ds, run_dir = trained["dataset"], trained["run"]
+    ds, run_dir = trained["dataset"], trained[which]
     test = load_split(ds, "test")
     sources = {d["doc"]: d["source"] for d in load_documents(ds)}
     files = [sources[d] for d, _, _ in test.doc_ranges()]
     run = load_run(run_dir)
     best = run.repeats[run.best_repeat]
 
-    res = runner.invoke(app, ["segment", *files, "--run", "pool-w2v", "--runs-dir", str(run_dir.parent),
+    res = runner.invoke(app, ["segment", *files, "--run", run_dir.name, "--runs-dir", str(run_dir.parent),
                               "--evaluate", "--format", "jsonl"])
     assert res.exit_code == 0, res.output
     assert f"repeat {best['repeat']}" in res.stderr and "F1" in res.stderr

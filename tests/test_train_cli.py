@@ -192,6 +192,7 @@ def test_clear_errors(train_dataset, small_corpus, tmp_path):
     for opts, needle in [(["--window", "2"], "--window"), (["--window", "0:2"], "--window"),
                          (["--model", "cnn"], "--model"), (["--loss", "hinge"], "--loss"),
                          (["--epochs", "0"], "--epochs"), (["--device", "tpu"], "--device"),
+                         (["--features", "brackets,pos"], "--features"),
                          (["--model", "transformer", "--hidden", "30"], "--heads")]:
         assert needle in one_line_error(seg_train(str(train_dataset), "--encoder", ENC, *opts, *out))
     assert "dataset not found" in one_line_error(seg_train(str(tmp_path / "nowhere"), *out))
@@ -201,7 +202,23 @@ def test_clear_errors(train_dataset, small_corpus, tmp_path):
 def test_help_explains_every_option():
     r = runner.invoke(app, ["train", "--help"])
     assert r.exit_code == 0
-    for opt in ("--encoder", "--model", "--window", "--loss", "--gamma", "--alpha", "--epochs", "--repeats", "--seed",
+    for opt in ("--encoder", "--model", "--window", "--features", "--loss", "--gamma", "--alpha", "--epochs", "--repeats", "--seed",
                 "--lr", "--batch-size", "--hidden", "--dropout", "--layers", "--heads", "--memory-size", "--pooling",
                 "--device", "--name", "--output", "--force"):
         assert opt in r.output
+
+
+def test_features_widen_the_input_and_are_recorded(train_dataset, train_data, tmp_path):
+    r = seg_train(str(train_dataset), "--encoder", ENC, "--model", "bilstm", "--features", "brackets", "--epochs", "2",
+                  "--hidden", "16", "--output", str(tmp_path / "runs"), "--name", "feat")
+    assert r.exit_code == 0, r.output
+    run = load_run(tmp_path / "runs" / "feat")
+    dim = train_data["test"].vectors.shape[1]
+    assert run.features == "brackets" and run.spec["dim"] == dim + 4
+    test = train_data["test"]
+    inputs = run.inputs(test.vectors, test.texts)
+    assert inputs.shape == (len(test), dim + 4)
+    # column dim marks the sentences that open a dialogue line
+    assert inputs[:, dim].sum() == sum(t.startswith(("「", "『")) for t in test.texts) > 0
+    stored = np.array([json.loads(l)["prob"] for l in (run.path / "predictions-test.jsonl").read_text().splitlines()]).T
+    assert np.allclose(predict_probs(run.build_models(), inputs, test.ranges, run.window), stored, atol=1e-5)

@@ -205,3 +205,19 @@ def test_bracket_rule():
     sentence = np.arange(1, len(texts))
     # before 「こんにちは」: opens; after it: closes; before 『本』: opens; after 『本』を読む。: no
     assert rule_predictions(texts, sentence).tolist() == [1, 1, 1, 0, 1]
+
+
+def test_surface_features_from_real_sentences():
+    from trainer.features import parse_features, with_features
+
+    texts = ["「走れ！メロス。」", "メロスは激怒した。", "（これは註である）", "『ああ』と言った。"]
+    v = np.arange(8, dtype=np.float32).reshape(4, 2)
+    out = with_features(v, texts, "brackets,length")
+    assert out.shape == (4, 2 + 4 + 1) and out.dtype == np.float32
+    np.testing.assert_array_equal(out[:, :2], v)                  # the cached vector is kept as is
+    np.testing.assert_array_equal(out[:, 2:6], [[1, 1, 0, 0], [0, 0, 0, 0], [0, 0, 1, 1], [1, 0, 0, 0]])
+    np.testing.assert_allclose(out[:, 6], np.log1p([len(t) for t in texts]))
+    assert with_features(v, texts, "none") is v and parse_features("") == ()
+    for bad in ("brackets,brackets", "pos", "brackets;length"):
+        with pytest.raises(SegError, match="--features"):
+            parse_features(bad)

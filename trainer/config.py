@@ -21,6 +21,7 @@ class TrainConfig:
     encoder: str = "e5"              # name of the cached embedding (`seg embed --encoder NAME`)
     model: str = "pool"              # pool | bilstm | transformer | attmem
     window: str = "2:2"              # L:R sentences before:from the gap
+    features: str = "none"           # surface features appended to each vector: none | brackets[,length] (features.py)
     loss: str = "bce"                # bce | balanced | focal
     gamma: float = 2.0               # focal loss focusing parameter (0 = plain BCE)
     alpha: float | None = None       # focal loss weight of the positive class (None = unweighted)

@@ -14,6 +14,8 @@ import numpy as np
 from pipeline.dataset import SPLITS, load_split
 from pipeline.errors import SegError
 
+from .features import with_features
+
 
 @dataclass
 class SplitData:
@@ -38,8 +40,10 @@ class SplitData:
                          self.docs, self.index, self.ranges)
 
 
-def load_data(dataset: Path, encoder: str, splits=SPLITS) -> tuple[dict[str, SplitData], dict]:
+def load_data(dataset: Path, encoder: str, features: str | None = None, splits=SPLITS) -> tuple[dict[str, SplitData], dict]:
     """Every split of `dataset` with its cached `encoder` vectors, and the embedding manifest.
+
+    `features` (see features.py) appends surface-feature columns to every vector.
 
     Raises SegError when a split holds no candidate gap, when `encoder` names no embedding
     of the dataset (naming the `seg embed` command), or when the vectors do not line up.
@@ -68,5 +72,6 @@ def load_data(dataset: Path, encoder: str, splits=SPLITS) -> tuple[dict[str, Spl
         if vec.ndim != 2 or vec.shape[0] != len(s):
             raise SegError(f"{dataset}: cached {encoder!r} vectors of the {split} split have shape {vec.shape}, "
                            f"the split has {len(s)} sentences; re-run `seg embed {dataset} --encoder {encoder}`")
+        vec = with_features(vec, s.texts, features)
         out[split] = SplitData(split, vec, np.asarray(s.labels, dtype=np.int64), s.texts, s.docs, s.index, s.doc_ranges())
     return out, info

@@ -7,6 +7,7 @@
     run.thresholds     decision threshold of each repeat (chosen on dev)
     run.best_repeat    index of the repeat with the best dev F1
     run.build_models() one eval-mode model per repeat, weights loaded with weights_only=True
+    run.inputs(vectors, texts)  cached sentence vectors -> the model's inputs (+ --features columns)
     run.predictions(split)  rows of predictions-<split>.jsonl
 """
 
@@ -21,6 +22,7 @@ import torch
 from pipeline.errors import SegError
 from pipeline.fsutil import read_json
 
+from .features import with_features
 from .models import from_spec
 
 
@@ -51,6 +53,14 @@ class Run:
         """Position (in `repeats`, `thresholds`, `build_models()`) of the best dev F1; first on ties."""
         f1 = [r["dev"]["f1"] for r in self.repeats]
         return max(range(len(f1)), key=lambda k: (f1[k], -k))
+
+    @property
+    def features(self) -> str:
+        return str(self.config.get("train", {}).get("features") or "none")
+
+    def inputs(self, vectors, texts: list[str]):
+        """The model's input rows for these sentences: their cached vectors plus the run's --features."""
+        return with_features(vectors, texts, self.features)
 
     def build_model(self, k: int, device: str | torch.device = "cpu") -> torch.nn.Module:
         rep = self.repeats[k]["repeat"]

@@ -46,6 +46,7 @@ from pipeline.progress import console, progress
 from .baselines import baseline_metrics
 from .config import DEVICES, LOSSES, MODELS, TrainConfig
 from .data import SplitData, load_data
+from .features import parse_features
 from .losses import GapLoss
 from .metrics import METRICS, best_threshold, segmentation_metrics
 from .models import from_spec, model_spec
@@ -67,6 +68,7 @@ def check_config(cfg: TrainConfig) -> None:
     if cfg.device not in DEVICES:
         raise SegError(f"--device {cfg.device!r}: use one of {', '.join(DEVICES)}")
     parse_window(cfg.window)
+    parse_features(cfg.features)
     for opt, value in (("--epochs", cfg.epochs), ("--repeats", cfg.repeats), ("--batch-size", cfg.batch_size)):
         if value < 1:
             raise SegError(f"{opt} {value}: give at least 1")
@@ -250,7 +252,9 @@ def fit(cfg: TrainConfig, data: dict[str, SplitData], on_epoch: Callable[[int, d
         done: dict[int, RepeatResult] | None = None) -> FitResult:
     """Train cfg.repeats models on data["train"], select on data["dev"], score data["test"].
 
-    Works without the CLI and without files: `data` maps train/dev/test to SplitData.
+    Works without the CLI and without files: `data` maps train/dev/test to SplitData whose
+    vectors are the model's inputs (load_data(dataset, cfg.encoder, cfg.features) appends
+    the --features columns).
     on_epoch(k, epoch record) and on_repeat(k, RepeatResult) report progress; repeats in
     `done` (finished earlier, see rundir.PartialRun) are taken as they are.
     """
@@ -304,7 +308,7 @@ def train(cfg: TrainConfig, cache_root: Path = Path("cache")) -> Path:
         if (output / cfg.name).exists() and not cfg.force:
             raise SegError(f"{output / cfg.name} already exists; pass --force to replace it or choose another --name")
     stats = load_stats(dataset)
-    data, embedding = load_data(dataset, cfg.encoder)
+    data, embedding = load_data(dataset, cfg.encoder, cfg.features)
     spec = model_spec(cfg, data["train"].vectors.shape[1])
     config = {
         "train": asdict(cfg),

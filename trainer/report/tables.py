@@ -17,7 +17,7 @@ from .collect import LOWER_IS_BETTER, METRICS, RunInfo
 LABELS = {"precision": "P", "recall": "R", "f1": "F1", "bacc": "bAcc", "pk": "Pk", "windowdiff": "WD"}
 # settings always shown (when known), then any other train setting that differs between runs
 ALWAYS = ("encoder", "model")
-ORDER = ("encoder", "model", "window", "loss", "gamma", "alpha", "pooling", "hidden", "layers", "heads",
+ORDER = ("encoder", "model", "window", "features", "loss", "gamma", "alpha", "pooling", "hidden", "layers", "heads",
          "memory_size", "lr", "batch_size", "epochs", "dataset")
 # bookkeeping that says nothing about the model
 IGNORE = {"name", "output", "force", "runs", "repeats", "seed", "device", "threads", "workers", "dataset", "embeddings", "cache"}
@@ -53,6 +53,7 @@ def run_settings(run: RunInfo) -> dict[str, str]:
     t = run.train
     s = {k: _fmt_setting(v) for k, v in t.items() if not isinstance(v, (dict, list))
          and (k not in APPLIES or t.get(APPLIES[k][0]) in APPLIES[k][1])}
+    s.setdefault("features", "none")       # runs from before --features had none
     s["encoder"] = run.encoder
     s["model"] = run.model_kind
     if run.dataset is not None:
