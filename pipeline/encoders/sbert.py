@@ -10,7 +10,8 @@ import numpy as np
 
 from ..errors import SegError
 from ..fingerprint import ENCODING_VERSION, hash_folder
-from .base import Encoder, autocast, load_error, quiet_transformers, resolve_model, tokenizer_kwargs, torch_device
+from .base import (Encoder, autocast, load_error, quiet_transformers, resolve_model, tokenizer_kwargs, torch_batch_size,
+                   torch_device)
 
 DEFAULT_MODEL = "sonoisa/sentence-bert-base-ja-mean-tokens-v2"
 
@@ -19,7 +20,9 @@ class SBertEncoder(Encoder):
     kind = "sbert"
     unsupported = ("pooling", "vectors")
     token_budget = 16384
-    batch_size = 64
+
+    def default_batch_size(self) -> int:
+        return torch_batch_size(self.cfg.device)
 
     def __init__(self, cfg, memo=None):
         super().__init__(cfg, memo)
