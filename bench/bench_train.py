@@ -8,7 +8,7 @@ machine can be compared as ratios:
 
   1. real data: the train split of --dataset (default: cache/datasets/aozora, else
      aozora30k, whichever has an e5 embedding, else cache/datasets/demo) -- seconds per training epoch (block-shuffled
-     batches of 256, AdamW, backward) and gaps/s of scoring (eval, batches of 8192);
+     batches of 256, AdamW, backward) and gaps/s of scoring (eval, batches of 4096, as seg train scores dev and test);
   2. synthetic: 100,000 candidate gaps of 384-dim random vectors in documents of 700
      sentences -- the per-100k-gap figure the targets are stated in
      (pool < 2 s, bilstm and transformer < 10 s per epoch per 100k gaps on a 2-core CPU);
