@@ -18,6 +18,7 @@ body { font-family: -apple-system, "Segoe UI", "Noto Sans CJK JP", "Noto Sans JP
 h1 { margin-bottom: 0.1em; } .subtitle { color: #666; margin-top: 0; }
 h2 { border-bottom: 2px solid #ddd; padding-bottom: 0.2em; margin-top: 1.8em; }
 table { border-collapse: collapse; margin: 0.6em 0 1em; font-size: 0.88em; }
+.wide { overflow-x: auto; }   /* many differing settings: the table scrolls, the page does not */
 th, td { border: 1px solid #ddd; padding: 0.25em 0.55em; text-align: left; }
 th { background: #f3f3f3; } td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 td.best { font-weight: bold; background: #e6f4e6; }
@@ -54,7 +55,7 @@ def _img(path: Path) -> str:
 
 def _table(b: TableBlock) -> str:
     t = b.table
-    out = [f"<h3>{html.escape(b.title)}</h3>", "<table>", "<tr><th>run</th>"]
+    out = [f"<h3>{html.escape(b.title)}</h3>", '<div class="wide"><table>', "<tr><th>run</th>"]
     out += [f"<th>{html.escape(c)}</th>" for c in t.columns]
     out += [f"<th>{LABELS[m]}{' ↓' if m in LOWER_IS_BETTER else ''}</th>" for m in METRICS]
     out.append("<th>repeats</th></tr>")
@@ -69,7 +70,7 @@ def _table(b: TableBlock) -> str:
             mark = " ▲" if m in row.beats else ""
             out.append(f'<td class="{cls}">{html.escape(fmt_value(row.values[m], row.repeats))}{mark}</td>')
         out.append(f'<td class="num">{"" if row.repeats is None else row.repeats}</td></tr>')
-    out.append("</table>")
+    out.append("</table></div>")
     notes = [(row.name, row.note) for row in t.rows if row.note]
     if notes:
         out.append("<ul>" + "".join(f'<li class="note"><b>{html.escape(n)}</b>: {html.escape(x)}</li>' for n, x in notes) + "</ul>")
