@@ -10,19 +10,17 @@ from __future__ import annotations
 import numpy as np
 
 from .data import SplitData
+from .features import BLANKS, CLOSERS, OPENERS
 from .metrics import segmentation_metrics
 from .windows import gap_windows
 
-OPENERS = ("「", "『")
-CLOSERS = ("」", "』")
 BASELINES = ("everywhere", "rule")
 
 
 def rule_predictions(texts: list[str], sentence: np.ndarray) -> np.ndarray:
     """0/1 per gap (gap before sentence i = `sentence[g]`) from the bracket rule."""
-    ws = " \u3000\t"
-    opens = np.fromiter((t.lstrip(ws).startswith(OPENERS) for t in texts), dtype=bool, count=len(texts))
-    closes = np.fromiter((t.rstrip(ws).endswith(CLOSERS) for t in texts), dtype=bool, count=len(texts))
+    opens = np.fromiter((t.lstrip(BLANKS).startswith(OPENERS) for t in texts), dtype=bool, count=len(texts))
+    closes = np.fromiter((t.rstrip(BLANKS).endswith(CLOSERS) for t in texts), dtype=bool, count=len(texts))
     return (opens[sentence] | closes[sentence - 1]).astype(np.int64)
 
 
