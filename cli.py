@@ -157,8 +157,11 @@ def segment(
 def train(
     dataset: Optional[Path] = typer.Argument(None, help="Dataset directory written by `seg prep` and embedded by `seg embed`. Default: cache/datasets/demo."),
     encoder: str = typer.Option("e5", "--encoder", "-e", help="Name of the cached embedding to train on (`seg embed --encoder NAME`, or its --name)."),
-    model: str = typer.Option("pool", "--model", "-m", help="Sentence integrator: pool (left/right pooling + MLP), bilstm, transformer or attmem (attention over the window + memory slots)."),
-    window: str = typer.Option("2:2", "--window", "-w", help="L:R sentences before the gap : from the gap on, padded at document edges."),
+    model: str = typer.Option("pool", "--model", "-m", help="Sentence integrator: pool (left/right pooling + MLP), bilstm, transformer or attmem (attention over the window + memory slots) read a window around each gap; seq reads whole documents in overlapping chunks and labels every gap jointly."),
+    window: str = typer.Option("2:2", "--window", "-w", help="Window models: L:R sentences before the gap : from the gap on, padded at document edges."),
+    arch: str = typer.Option("bilstm", "--arch", help="seq only: what reads each chunk of sentences: bilstm or transformer (sinusoidal positions)."),
+    chunk: int = typer.Option(64, "--chunk", help="seq only: sentences per chunk; chunks overlap by half and each gap is scored where it sits nearest a chunk's middle."),
+    decode: str = typer.Option("threshold", "--decode", help="threshold (break where the probability reaches the dev-chosen threshold), viterbi (best segmentation of each document under a paragraph-length prior fitted on train; prior weight and bias chosen on dev) or crf (seq only: a CRF layer over neighbouring gaps, breaks where its marginal reaches the dev threshold)."),
     features: str = typer.Option("none", "--features", help="Surface features appended to each sentence vector: none, brackets (opens/closes with 「『/」』/（/）), length (log characters), or a comma list such as brackets,length."),
     loss: str = typer.Option("bce", "--loss", help="bce, balanced (inverse-frequency class weights of the train gaps; with --beta the effective-number weights of Cui et al.) or focal."),
     gamma: float = typer.Option(2.0, "--gamma", help="focal only: focusing parameter; 0 is plain BCE."),
@@ -170,12 +173,12 @@ def train(
     seed: int = typer.Option(0, "--seed", help="Seed of repeat 0; the same seed reproduces the same run on the CPU."),
     lr: float = typer.Option(1e-3, "--lr", help="AdamW learning rate."),
     weight_decay: float = typer.Option(0.0, "--weight-decay", help="AdamW weight decay."),
-    batch_size: int = typer.Option(256, "--batch-size", help="Candidate gaps per training step."),
+    batch_size: int = typer.Option(256, "--batch-size", help="Candidate gaps per training step (seq: that many gaps in whole chunks, at least one chunk)."),
     shuffle_block: int = typer.Option(16, "--shuffle-block", help="Gaps kept in document order when shuffling (batches of stretches of text share window sentences, which makes epochs faster); 1 = plain shuffle."),
-    hidden: int = typer.Option(0, "--hidden", help="Width of the input projection and the integrator. 0 = the model's default: 64 for pool and transformer, 128 for bilstm and attmem."),
+    hidden: int = typer.Option(0, "--hidden", help="Width of the input projection and the integrator. 0 = the model's default: 64 for pool and transformer, 128 for bilstm, attmem and seq."),
     dropout: float = typer.Option(0.3, "--dropout", help="Dropout probability."),
     layers: int = typer.Option(1, "--layers", help="Depth: BiLSTM layers, transformer layers, attmem attention hops, or pool MLP hidden layers."),
-    heads: int = typer.Option(4, "--heads", help="transformer/attmem: attention heads (must divide --hidden)."),
+    heads: int = typer.Option(4, "--heads", help="transformer/attmem/seq transformer: attention heads (must divide --hidden)."),
     memory_size: int = typer.Option(0, "--memory-size", help="attmem: learned memory slots attended beside the window; 0 = none."),
     pooling: str = typer.Option("auto", "--pooling", help="transformer read-out: cls, sep (the boundary token) or mean; pool: mean or max. auto = cls for transformer, mean for pool."),
     device: str = typer.Option("auto", "--device", help="auto (cuda when available), cpu or cuda."),
@@ -188,7 +191,7 @@ def train(
     from trainer.config import TrainConfig
     from trainer.train import train as run_train
 
-    cfg = TrainConfig(dataset=str(dataset) if dataset else None, encoder=encoder, model=model, window=window, features=features, loss=loss,
+    cfg = TrainConfig(dataset=str(dataset) if dataset else None, encoder=encoder, model=model, window=window, arch=arch, chunk=chunk, decode=decode, features=features, loss=loss,
                       gamma=gamma, alpha=alpha, beta=beta, epochs=epochs, patience=patience, repeats=repeats, seed=seed, lr=lr,
                       weight_decay=weight_decay, batch_size=batch_size, shuffle_block=shuffle_block, hidden=hidden,
                       dropout=dropout, layers=layers, heads=heads, memory_size=memory_size, pooling=pooling,

@@ -11,7 +11,7 @@ import torch.nn.functional as F
 
 from pipeline.errors import SegError
 from trainer.baselines import rule_predictions
-from trainer.config import MODELS, TrainConfig
+from trainer.config import WINDOW_MODELS, TrainConfig
 from trainer.losses import GapLoss, class_weights, focal_loss
 from trainer.metrics import best_threshold, pk_windowdiff, segmentation_metrics, window_k
 from trainer.models import build_model
@@ -70,7 +70,7 @@ def test_block_permutation_is_a_permutation_of_contiguous_blocks():
 
 # ----------------------------------------------------------------------------- models and masking
 
-VARIANTS = [(kind, "auto") for kind in MODELS] + [("pool", "max"), ("transformer", "sep"), ("transformer", "mean")]
+VARIANTS = [(kind, "auto") for kind in WINDOW_MODELS] + [("pool", "max"), ("transformer", "sep"), ("transformer", "mean")]
 
 
 @pytest.mark.parametrize("kind,pooling", VARIANTS)

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-MODELS = ("pool", "bilstm", "transformer", "attmem")
+WINDOW_MODELS = ("pool", "bilstm", "transformer", "attmem")   # read L:R sentences around each gap
+MODELS = WINDOW_MODELS + ("seq",)                             # seq reads whole documents in chunks
+ARCHS = ("bilstm", "transformer")   # --model seq: what reads the chunk of sentences
+DECODERS = ("threshold", "viterbi", "crf")
 LOSSES = ("bce", "balanced", "focal")
 POOLINGS = ("auto", "cls", "sep", "mean", "max")
 DEVICES = ("auto", "cpu", "cuda")
@@ -12,15 +15,18 @@ DEVICES = ("auto", "cpu", "cuda")
 # 128 (aozora30k, e5: test F1 0.675 vs 0.675-0.677) in half the time; pool's cost is mostly
 # the D -> hidden projection, and at 64 it scores as at 128 (test F1 0.681 vs 0.679, Pk 0.318
 # vs 0.317, 5 repeats) in 35% less time per epoch
-DEFAULT_HIDDEN = {"pool": 64, "bilstm": 128, "transformer": 64, "attmem": 128}
+DEFAULT_HIDDEN = {"pool": 64, "bilstm": 128, "transformer": 64, "attmem": 128, "seq": 128}
 
 
 @dataclass
 class TrainConfig:
     dataset: str | None = None       # dataset directory from `seg prep`; None = <cache>/datasets/demo
     encoder: str = "e5"              # name of the cached embedding (`seg embed --encoder NAME`)
-    model: str = "pool"              # pool | bilstm | transformer | attmem
-    window: str = "2:2"              # L:R sentences before:from the gap
+    model: str = "pool"              # pool | bilstm | transformer | attmem (window models) | seq (whole documents)
+    window: str = "2:2"              # L:R sentences before:from the gap (window models)
+    arch: str = "bilstm"             # --model seq: bilstm | transformer over the chunk of sentences
+    chunk: int = 64                  # --model seq: sentences per chunk (chunks overlap by half)
+    decode: str = "threshold"        # threshold | viterbi (paragraph-length prior) | crf (--model seq; CRF marginals)
     features: str = "none"           # surface features appended to each vector: none | brackets[,length] (features.py)
     loss: str = "bce"                # bce | balanced | focal
     gamma: float = 2.0               # focal loss focusing parameter (0 = plain BCE)

@@ -20,6 +20,17 @@ from .windows import gap_windows, padded, parse_window
 BATCH = 8192
 
 
+def _seq_predict(model, vectors, ranges, device) -> np.ndarray:
+    from types import SimpleNamespace
+
+    from .seqdata import make_chunkset, seq_probs
+
+    spans = _spans(ranges)
+    n = len(vectors)
+    split = SimpleNamespace(spans=spans, vectors=np.asarray(vectors, dtype=np.float32), labels=np.zeros(n, dtype=np.int64))
+    return seq_probs(model, make_chunkset(split, model.chunk, device))
+
+
 def gap_sentences(ranges) -> np.ndarray:
     """Index (into `vectors`) of the sentence after each candidate gap, in predict order."""
     return gap_windows(_spans(ranges), 1, 1).sentence
@@ -48,13 +59,21 @@ def predict_probs(models, vectors: np.ndarray, ranges, window, *, batch_size: in
     """
     single = not isinstance(models, (list, tuple))
     model_list: Sequence[torch.nn.Module] = [models] if single else list(models)
-    left, right = parse_window(window) if isinstance(window, str) else (int(window[0]), int(window[1]))
+    if all(getattr(m, "chunk", None) for m in model_list):   # seq models: no window
+        left = right = 1
+    else:
+        left, right = parse_window(window) if isinstance(window, str) else (int(window[0]), int(window[1]))
     gaps = gap_windows(_spans(ranges), left, right)
     probs = np.zeros((len(model_list), len(gaps)), dtype=np.float64)
     attention: list[np.ndarray | None] = []
     for k, model in enumerate(model_list):
         model.eval()
         dev = next(model.parameters()).device
+        if getattr(model, "chunk", None):          # --model seq reads whole documents, not windows
+            probs[k] = _seq_predict(model, vectors, ranges, dev)
+            if return_attention:
+                attention.append(None)
+            continue
         v = padded(torch.as_tensor(np.asarray(vectors, dtype=np.float32))).to(dev)
         index = torch.from_numpy(gaps.index).to(dev)
         chunks, atts = [], []

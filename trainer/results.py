@@ -9,6 +9,7 @@ import numpy as np
 from .metrics import METRICS
 
 SELECTION = ("per repeat: the epoch with the best dev F1, at the dev threshold maximising F1; "
+             "--decode viterbi: then the prior weight and bias with the best dev F1; "
              "test scored once at that choice")
 
 
@@ -23,11 +24,12 @@ class RepeatResult:
     test: dict
     state_dict: dict = field(repr=False)                 # the chosen epoch's weights (CPU tensors)
     probs: dict[str, np.ndarray] = field(repr=False)     # {"dev", "test"}: probability per gap
+    decoder: dict | None = None                          # decode.Decoder.to_dict(): how probabilities became breaks
 
     def record(self) -> dict:
         """The repeat's entry of metrics.json."""
         return {"repeat": self.repeat, "seed": self.seed, "best_epoch": self.best_epoch, "threshold": self.threshold,
-                "epochs": self.epochs, "dev": self.dev, "test": self.test}
+                "epochs": self.epochs, "dev": self.dev, "test": self.test, "decoder": self.decoder}
 
 
 def summarize(results: list[dict]) -> dict:
@@ -47,6 +49,7 @@ class FitResult:
     sets: dict = field(repr=False)  # split -> train.GapSet
     baselines: dict
     device: str
+    length_prior: dict | None = None  # decode.LengthPrior of the train split (--decode viterbi)
 
     def metrics(self) -> dict:
         """metrics.json."""

@@ -37,7 +37,10 @@ class Run:
         return self.config["model"]
 
     @property
-    def window(self) -> tuple[int, int]:
+    def window(self) -> tuple[int, int] | None:
+        """(L, R) of a window model; None for --model seq, which reads whole documents."""
+        if self.spec.get("kind") == "seq":
+            return None
         return int(self.spec["left"]), int(self.spec["right"])
 
     @property

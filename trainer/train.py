@@ -46,12 +46,14 @@ from pipeline.progress import console, progress
 from .baselines import baseline_metrics
 from .config import DEVICES, LOSSES, MODELS, TrainConfig
 from .data import SplitData, load_data
+from .decode import Decoder, LengthPrior, check_decode, choose_viterbi
 from .features import parse_features
 from .losses import GapLoss
 from .metrics import METRICS, best_threshold, segmentation_metrics
 from .models import from_spec, model_spec
 from .results import FitResult, RepeatResult
 from .rundir import PartialRun
+from .seqdata import ChunkSet, make_chunkset, seq_logits, seq_probs, train_epoch_seq
 from .windows import gap_windows, padded, parse_window
 
 EVAL_BATCH = 4096
@@ -69,6 +71,7 @@ def check_config(cfg: TrainConfig) -> None:
         raise SegError(f"--device {cfg.device!r}: use one of {', '.join(DEVICES)}")
     parse_window(cfg.window)
     parse_features(cfg.features)
+    check_decode(cfg.decode, cfg.model)
     for opt, value in (("--epochs", cfg.epochs), ("--repeats", cfg.repeats), ("--batch-size", cfg.batch_size)):
         if value < 1:
             raise SegError(f"{opt} {value}: give at least 1")
@@ -171,6 +174,20 @@ def score(model: torch.nn.Module, gs: GapSet, loss_fn: Callable | None = None) -
     return torch.sigmoid(z).double().cpu().numpy(), loss
 
 
+def score_set(model: torch.nn.Module, gs, loss_fn: Callable | None = None) -> tuple[np.ndarray, float]:
+    """score() for a window GapSet or a seq ChunkSet: (probabilities per gap in gap order, mean loss)."""
+    if isinstance(gs, ChunkSet):
+        z = seq_logits(model, gs)
+        loss = float(loss_fn(z, gs.targets)) if loss_fn is not None else float("nan")
+        return seq_probs(model, gs, z), loss
+    return score(model, gs, loss_fn)
+
+
+def length_prior(split: SplitData) -> LengthPrior:
+    """The paragraph-length distribution of a (train) split, for --decode viterbi."""
+    return LengthPrior.fit(split.labels, split.spans)
+
+
 # ----------------------------------------------------------------------------- fitting
 
 def train_gap_labels(split: SplitData) -> np.ndarray:
@@ -211,8 +228,14 @@ def train_epoch(model: torch.nn.Module, opt: torch.optim.Optimizer, train: GapSe
     return float(total) / len(train)
 
 
-def fit_repeat(cfg: TrainConfig, spec: dict, sets: dict[str, GapSet], loss_fn: GapLoss, repeat: int,
-               device: torch.device, on_epoch: Callable[[dict], None] | None = None) -> RepeatResult:
+def chunks_per_batch(cfg: TrainConfig, spec: dict) -> int:
+    """--model seq: --batch-size counts gaps; a batch holds that many gaps in whole chunks (at least one)."""
+    return max(1, round(cfg.batch_size / max(spec["chunk"] - 1, 1)))
+
+
+def fit_repeat(cfg: TrainConfig, spec: dict, sets: dict, loss_fn: GapLoss, repeat: int,
+               device: torch.device, on_epoch: Callable[[dict], None] | None = None,
+               prior: LengthPrior | None = None) -> RepeatResult:
     seed = cfg.seed + repeat
     seed_everything(seed)
     model = from_spec(spec).to(device)
@@ -224,8 +247,11 @@ def fit_repeat(cfg: TrainConfig, spec: dict, sets: dict[str, GapSet], loss_fn: G
     epochs: list[dict] = []
     for epoch in range(1, cfg.epochs + 1):
         t0 = time.perf_counter()
-        train_loss = train_epoch(model, opt, train, loss_fn, cfg.batch_size, cfg.shuffle_block, gen)
-        probs, dev_loss = score(model, dev, loss_fn)
+        if isinstance(train, ChunkSet):
+            train_loss = train_epoch_seq(model, opt, train, loss_fn, chunks_per_batch(cfg, spec), gen)
+        else:
+            train_loss = train_epoch(model, opt, train, loss_fn, cfg.batch_size, cfg.shuffle_block, gen)
+        probs, dev_loss = score_set(model, dev, loss_fn)
         thr, _ = best_threshold(dev.labels, probs)
         dev_metrics = segmentation_metrics(dev.labels, probs >= thr, dev.doc_gap_counts)
         rec = {"epoch": epoch, "train_loss": train_loss, "dev_loss": dev_loss, "threshold": thr,
@@ -238,13 +264,21 @@ def fit_repeat(cfg: TrainConfig, spec: dict, sets: dict[str, GapSet], loss_fn: G
         if cfg.patience and epoch - best[0] >= cfg.patience:
             break
     best_epoch, dev_metrics, thr, state, dev_probs = best
+    decoder = Decoder(cfg.decode, thr)
+    if cfg.decode == "viterbi":
+        def dev_f1(labels, breaks):
+            return segmentation_metrics(labels, breaks, dev.doc_gap_counts)["f1"]
+        decoder, _ = choose_viterbi(dev.labels, dev_probs, dev.doc_gap_counts, prior, thr, dev_f1)
+        dev_metrics = segmentation_metrics(dev.labels, decoder.decide(dev_probs, dev.doc_gap_counts, prior),
+                                           dev.doc_gap_counts)
     model.load_state_dict(state)
     test = sets["test"]
-    test_probs, _ = score(model, test)
-    test_metrics = segmentation_metrics(test.labels, test_probs >= thr, test.doc_gap_counts)
+    test_probs, _ = score_set(model, test)
+    test_breaks = decoder.decide(test_probs, test.doc_gap_counts, prior)
+    test_metrics = segmentation_metrics(test.labels, test_breaks, test.doc_gap_counts)
     state = {k: v.detach().cpu().clone() for k, v in state.items()}
     return RepeatResult(repeat, seed, best_epoch, thr, epochs, dev_metrics, test_metrics, state,
-                        {"dev": dev_probs, "test": test_probs})
+                        {"dev": dev_probs, "test": test_probs}, decoder.to_dict())
 
 
 def fit(cfg: TrainConfig, data: dict[str, SplitData], on_epoch: Callable[[int, dict], None] | None = None,
@@ -265,18 +299,23 @@ def fit(cfg: TrainConfig, data: dict[str, SplitData], on_epoch: Callable[[int, d
     spec = model_spec(cfg, dim)
     loss_fn = GapLoss(cfg.loss, cfg.gamma, cfg.alpha, cfg.beta, train_gap_labels(data["train"]))
     baselines = {s: baseline_metrics(data[s]) for s in ("dev", "test")}
+    prior = length_prior(data["train"]) if cfg.decode == "viterbi" else None
     with deterministic(device, cfg.threads):
-        sets = {s: make_gapset(data[s], left, right, device) for s in ("train", "dev", "test")}
+        if spec["kind"] == "seq":
+            sets = {s: make_chunkset(data[s], spec["chunk"], device) for s in ("train", "dev", "test")}
+        else:
+            sets = {s: make_gapset(data[s], left, right, device) for s in ("train", "dev", "test")}
         results = []
         for k in range(cfg.repeats):
             if done and k in done:
                 results.append(done[k])
                 continue
             cb = (lambda rec, k=k: on_epoch(k, rec)) if on_epoch else None
-            results.append(fit_repeat(cfg, spec, sets, loss_fn, k, device, cb))
+            results.append(fit_repeat(cfg, spec, sets, loss_fn, k, device, cb, prior))
             if on_repeat:
                 on_repeat(k, results[-1])
-    return FitResult(spec, loss_fn.describe(), results, sets, baselines, str(device))
+    return FitResult(spec, loss_fn.describe(), results, sets, baselines, str(device),
+                     prior.to_dict() if prior else None)
 
 
 # ----------------------------------------------------------------------------- the run directory
@@ -317,6 +356,8 @@ def train(cfg: TrainConfig, cache_root: Path = Path("cache")) -> Path:
         "embedding": embedding,
         "model": spec,
         "loss": GapLoss(cfg.loss, cfg.gamma, cfg.alpha, cfg.beta, train_gap_labels(data["train"])).describe(),
+        "decoder": {"kind": cfg.decode,
+                    "length_prior": length_prior(data["train"]).to_dict() if cfg.decode == "viterbi" else None},
         "seg_version": __version__,
     }
     partial = PartialRun.open(output, cfg.name, config)

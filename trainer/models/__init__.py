@@ -21,11 +21,12 @@ from torch import nn
 
 from pipeline.errors import SegError
 
-from ..config import DEFAULT_HIDDEN, MODELS
+from ..config import ARCHS, DEFAULT_HIDDEN, MODELS
 from ..windows import parse_window
 from .attmem import AttentionMemoryIntegrator
 from .bilstm import BiLSTMIntegrator
 from .pool import PoolIntegrator
+from .seq import SeqModel
 from .transformer import TransformerIntegrator
 
 MODEL_CLASSES = {
@@ -33,6 +34,7 @@ MODEL_CLASSES = {
     "bilstm": BiLSTMIntegrator,
     "transformer": TransformerIntegrator,
     "attmem": AttentionMemoryIntegrator,
+    "seq": SeqModel,
 }
 POOLING_CHOICES = {"pool": ("mean", "max"), "transformer": ("cls", "sep", "mean")}
 
@@ -41,8 +43,10 @@ def model_spec(cfg, dim: int) -> dict:
     """Validate the architecture options of a TrainConfig; return the spec from_spec takes."""
     if cfg.model not in MODELS:
         raise SegError(f"--model {cfg.model!r}: use one of {', '.join(MODELS)}")
-    left, right = parse_window(cfg.window)
     hidden = cfg.hidden or DEFAULT_HIDDEN[cfg.model]
+    if cfg.model == "seq":
+        return _seq_spec(cfg, dim, hidden)
+    left, right = parse_window(cfg.window)
     if hidden < 2:
         raise SegError(f"--hidden {cfg.hidden}: give at least 2 (or 0 for the model's default)")
     if cfg.layers < 1:
@@ -65,6 +69,23 @@ def model_spec(cfg, dim: int) -> dict:
     return {"kind": cfg.model, "dim": int(dim), "left": left, "right": right, "window": f"{left}:{right}",
             "hidden": hidden, "layers": cfg.layers, "heads": cfg.heads, "memory_size": cfg.memory_size,
             "pooling": pooling, "dropout": cfg.dropout}
+
+
+def _seq_spec(cfg, dim: int, hidden: int) -> dict:
+    if cfg.arch not in ARCHS:
+        raise SegError(f"--arch {cfg.arch!r}: use one of {', '.join(ARCHS)}")
+    if hidden < 4 or hidden % 2:
+        raise SegError(f"--hidden {cfg.hidden}: give an even width of at least 4 for --model seq (or 0 for 128)")
+    if cfg.layers < 1:
+        raise SegError(f"--layers {cfg.layers}: give at least 1")
+    if not 0.0 <= cfg.dropout < 1.0:
+        raise SegError(f"--dropout {cfg.dropout}: give a probability in [0, 1)")
+    if not 4 <= cfg.chunk <= 4096:
+        raise SegError(f"--chunk {cfg.chunk}: give 4 .. 4096 sentences per chunk, e.g. 64")
+    if cfg.arch == "transformer" and (cfg.heads < 1 or hidden % cfg.heads):
+        raise SegError(f"--heads {cfg.heads}: must be >= 1 and divide --hidden {hidden}")
+    return {"kind": "seq", "dim": int(dim), "arch": cfg.arch, "hidden": hidden, "layers": cfg.layers,
+            "heads": cfg.heads, "dropout": cfg.dropout, "chunk": cfg.chunk, "crf": cfg.decode == "crf"}
 
 
 def from_spec(spec: dict) -> nn.Module:

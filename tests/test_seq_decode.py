@@ -1,0 +1,220 @@
+"""Document-level models and structured decoding (`--model seq`, `--decode viterbi|crf`):
+chunk bookkeeping, the semi-Markov Viterbi against brute force, a CRF and a seq model that
+learn patterns a per-gap window model cannot, and dev-only selection of every setting."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import replace
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import torch
+
+from trainer.config import TrainConfig
+from trainer.data import SplitData
+from trainer.decode import Decoder, LengthPrior, logit, viterbi_decode
+from trainer.metrics import segmentation_metrics
+from trainer.models.crf import BinaryCRF, crf_marginals
+from trainer.models.seq import SeqModel
+from trainer.predict import predict_probs
+from trainer.seqdata import make_chunks
+from trainer.train import fit
+from trainer.windows import gap_windows
+
+
+# ----------------------------------------------------------------------------- chunks
+
+@pytest.mark.parametrize("chunk", [4, 7, 16])
+def test_every_gap_is_scored_by_exactly_one_chunk_near_its_middle(chunk):
+    spans = [(0, 5), (5, 6), (6, 40), (40, 42), (42, 42 + chunk)]
+    ch = make_chunks(spans, chunk)
+    n_gaps = len(gap_windows(spans, 1, 1).sentence)
+    kept = ch.gap_pos[ch.keep]
+    assert sorted(kept.tolist()) == list(range(n_gaps))            # each gap once
+    # a chunk never crosses a document, and a kept gap has >= chunk/4 sentences (or the edge) each side
+    doc_of = np.concatenate([np.full(e - s, d) for d, (s, e) in enumerate(spans)])
+    for c in range(len(ch.index)):
+        idx = ch.index[c][ch.index[c] >= 0]
+        assert len(set(doc_of[idx])) == 1 and (np.diff(idx) == 1).all()
+        s, e = spans[doc_of[idx[0]]]
+        for t in np.flatnonzero(ch.keep[c]) + 1:
+            left_ok = t >= chunk // 4 or idx[0] == s
+            right_ok = len(idx) - t >= chunk // 4 or idx[-1] == e - 1
+            assert left_ok and right_ok
+
+
+# ----------------------------------------------------------------------------- Viterbi with a length prior
+
+def _brute(probs, prior, tau, w):
+    n = len(probs) + 1
+    z = logit(probs) - tau
+    best = None
+    for bits in itertools.product([0, 1], repeat=n - 1):
+        starts = [0] + [j + 1 for j, b in enumerate(bits) if b] + [n]
+        lens = np.diff(starts)
+        s = sum(z[j] for j, b in enumerate(bits) if b) + w * prior.table(int(lens.max()))[lens - 1].sum()
+        if best is None or s > best[0] + 1e-12:
+            best = (s, bits)
+    return np.array(best[1])
+
+
+def test_viterbi_finds_the_best_segmentation_including_the_long_tail():
+    rng = np.random.default_rng(0)
+    labels = (rng.random(400) < 0.35).astype(int)
+    prior = LengthPrior.fit(labels, [(0, 400)], lmax=4)        # lengths >= 4 use the geometric tail
+    for _ in range(150):
+        n = int(rng.integers(1, 11))
+        p, tau, w = rng.random(n), float(rng.normal()), float(rng.choice([0.0, 0.5, 2.0, 6.0]))
+        assert np.array_equal(viterbi_decode(p, [n], prior, tau, w), _brute(p, prior, tau, w))
+    p = rng.random(21)
+    two = viterbi_decode(p, [9, 0, 12], prior, 0.3, 1.0)        # documents decode independently
+    assert np.array_equal(two, np.concatenate([_brute(p[:9], prior, 0.3, 1.0), _brute(p[9:], prior, 0.3, 1.0)]))
+
+
+def test_viterbi_without_prior_is_the_threshold_rule_and_the_prior_moves_breaks():
+    rng = np.random.default_rng(1)
+    p = rng.random(500)
+    labels = np.zeros(2000, dtype=int)
+    labels[::5] = 1                                              # every paragraph 5 sentences long
+    prior = LengthPrior.fit(labels, [(0, 2000)])
+    thr = 0.6
+    assert np.array_equal(viterbi_decode(p, [500], prior, float(logit(np.array([thr]))[0]), 0.0), p >= thr)
+    strong = viterbi_decode(p, [500], prior, 0.0, 50.0)
+    starts = np.flatnonzero(np.concatenate([[1], strong, [1]]))
+    assert (np.diff(starts) == 5).mean() > 0.9                   # the prior dominates: lengths of 5
+
+
+def test_length_prior_from_real_paragraphs(train_data):
+    tr = train_data["train"]
+    prior = LengthPrior.fit(tr.labels, tr.spans)
+    table = np.exp(prior.table(400))
+    assert table.sum() == pytest.approx(1.0, abs=1e-3)           # a distribution, tail included
+    assert prior.n_paragraphs == int(tr.labels.sum() + sum(1 for s, e in tr.spans if e > s and not tr.labels[s]))
+    assert LengthPrior.from_dict(prior.to_dict()) == prior
+
+
+# ----------------------------------------------------------------------------- CRF
+
+def test_crf_learns_an_alternating_pattern_a_per_gap_decision_cannot():
+    """Breaks strictly alternate; each gap's own evidence is weak and noisy. The per-gap
+    decision gets about 70% right; the CRF's transitions carry the pattern."""
+    torch.manual_seed(0)
+    rng = np.random.default_rng(0)
+    y = np.tile([1, 0], 200)
+    z = torch.tensor((y * 2 - 1) * 0.5 + rng.normal(0, 1.0, len(y)), dtype=torch.float32)
+    per_gap = ((z.numpy() > 0) == y).mean()
+    crf = BinaryCRF()
+    opt = torch.optim.Adam(crf.parameters(), lr=0.1)
+    Z, Y = z.view(8, 50), torch.tensor(y).view(8, 50)
+    mask = torch.ones(8, 50, dtype=torch.bool)
+    for _ in range(150):
+        opt.zero_grad()
+        loss = crf.nll(Z, Y, mask)
+        loss.backward()
+        opt.step()
+    A = crf.numpy_transitions()
+    assert A[1, 0] > A[1, 1] and A[0, 1] > A[0, 0]             # break -> no break -> break
+    marg = crf_marginals(z.numpy(), A)
+    crf_acc = ((marg >= 0.5) == y).mean()
+    assert per_gap < 0.75 and crf_acc > 0.95, (per_gap, crf_acc)
+
+
+def test_crf_nll_by_brute_force():
+    torch.manual_seed(1)
+    crf = BinaryCRF()
+    with torch.no_grad():
+        crf.transitions.copy_(torch.randn(2, 2))
+    z = torch.randn(1, 5)
+    y = torch.tensor([[1, 0, 0, 1, 1]])
+    A = crf.transitions
+
+    def score(lab):
+        return sum(z[0, t] * lab[t] for t in range(5)) + sum(A[lab[t - 1], lab[t]] for t in range(1, 5))
+
+    log_z = torch.logsumexp(torch.stack([score(l) for l in itertools.product([0, 1], repeat=5)]), 0)
+    with torch.no_grad():
+        nll = float(crf.nll(z, y, torch.ones(1, 5, dtype=torch.bool)))
+        assert nll == pytest.approx(float(log_z - score(y[0].tolist())), abs=1e-5)
+    # marginals agree with brute force
+    marg = crf_marginals(z[0].numpy(), A.detach().numpy())
+    paths = list(itertools.product([0, 1], repeat=5))
+    w = torch.softmax(torch.stack([score(l) for l in paths]), 0).detach().numpy()
+    brute = np.array([sum(wi for wi, l in zip(w, paths) if l[t]) for t in range(5)])
+    assert np.allclose(marg, brute, atol=1e-5)
+
+
+# ----------------------------------------------------------------------------- the seq model
+
+def _marker_data(seed: int, n_docs: int, dim: int = 8) -> SplitData:
+    """Noise vectors; a paragraph starts 3 sentences after a 'marker' sentence (dimension 0
+    set). A 2:2 window around a gap never sees the marker; a whole-document model can."""
+    rng = np.random.default_rng(seed)
+    vecs, labels, docs, index, ranges, start = [], [], [], [], [], 0
+    for d in range(n_docs):
+        n = int(rng.integers(30, 90))
+        v = rng.normal(0, 1, (n, dim)).astype(np.float32)
+        v[:, 0] = 0
+        lab = np.zeros(n, dtype=np.int64)
+        lab[0] = 1
+        pos = 0
+        while True:
+            pos += int(rng.integers(4, 9))
+            if pos >= n:
+                break
+            lab[pos] = 1
+            v[pos - 3, 0] = 3.0
+        vecs.append(v)
+        labels.append(lab)
+        docs += [f"d{d}"] * n
+        index += list(range(n))
+        ranges.append((f"d{d}", start, start + n))
+        start += n
+    return SplitData("x", np.concatenate(vecs), np.concatenate(labels), ["。"] * start, docs, index, ranges)
+
+
+def test_seq_model_learns_what_a_window_model_cannot_see():
+    data = {"train": _marker_data(0, 40), "dev": _marker_data(1, 8), "test": _marker_data(2, 8)}
+    seq = fit(TrainConfig(model="seq", hidden=32, chunk=32, epochs=12, lr=3e-3, batch_size=128, dropout=0.1), data)
+    win = fit(TrainConfig(model="bilstm", window="2:2", hidden=32, epochs=12, lr=3e-3, dropout=0.1), data)
+    assert seq.repeats[0].test["f1"] > 0.9, seq.repeats[0].test
+    assert win.repeats[0].test["f1"] < 0.6, win.repeats[0].test
+    # predict_probs (seg segment, seg report) reproduces the probabilities training stored
+    model = SeqModel(**{k: v for k, v in seq.spec.items() if k != "kind"})
+    model.load_state_dict(seq.repeats[0].state_dict)
+    t = data["test"]
+    assert np.allclose(predict_probs(model, t.vectors, t.ranges, None), seq.repeats[0].probs["test"], atol=1e-6)
+
+
+def test_seq_padding_never_changes_the_output():
+    torch.manual_seed(0)
+    for arch in ("bilstm", "transformer"):
+        m = SeqModel(dim=6, hidden=8, layers=2, heads=2, dropout=0.0, arch=arch, chunk=10, crf=False).eval()
+        x = torch.randn(1, 10, 6)
+        short = m(x[:, :6], torch.ones(1, 6, dtype=torch.bool))
+        padded = m(torch.cat([x[:, :6], torch.randn(1, 4, 6) * 100], 1),
+                   torch.tensor([[True] * 6 + [False] * 4]))
+        assert torch.allclose(short, padded[:, :5], atol=1e-5), arch
+
+
+# ----------------------------------------------------------------------------- dev-only selection
+
+@pytest.mark.parametrize("opts", [dict(model="seq", decode="crf", chunk=16), dict(model="pool", decode="viterbi"),
+                                  dict(model="seq", arch="transformer", decode="viterbi", chunk=16)])
+def test_test_labels_never_steer_any_setting(train_data, opts):
+    """Flipping every test label changes none of: epoch, threshold, decoder settings, weights."""
+    cfg = TrainConfig(epochs=4, hidden=16, lr=3e-3, **opts)
+    flipped = dict(train_data, test=train_data["test"].with_labels(1 - train_data["test"].labels))
+    a, b = fit(cfg, train_data), fit(cfg, flipped)
+    for ra, rb in zip(a.repeats, b.repeats):
+        assert (ra.best_epoch, ra.threshold, ra.decoder, ra.dev) == (rb.best_epoch, rb.threshold, rb.decoder, rb.dev)
+        assert all(torch.equal(ra.state_dict[k], rb.state_dict[k]) for k in ra.state_dict)
+        assert np.array_equal(ra.probs["test"], rb.probs["test"])
+        counts = a.sets["test"].doc_gap_counts
+        prior = LengthPrior.from_dict(a.length_prior) if a.length_prior else None
+        breaks = Decoder.from_dict(ra.decoder).decide(ra.probs["test"], counts, prior)
+        assert ra.test == segmentation_metrics(a.sets["test"].labels, breaks, counts)
+        assert rb.test == segmentation_metrics(1 - a.sets["test"].labels, breaks, counts)
+    if cfg.decode == "viterbi":
+        assert a.repeats[0].decoder["kind"] == "viterbi" and a.repeats[0].decoder["tau"] is not None

@@ -1,0 +1,79 @@
+"""`seq`: a document-level model that reads long runs of sentences and labels every gap jointly.
+
+Where the window integrators see L+R sentences around one gap, `seq` reads a chunk of up to
+`chunk` consecutive sentences of one document (Koshorek et al. 2018's hierarchical model,
+on cached sentence vectors) and scores each gap inside it from the contextual states of
+the sentences on both sides:
+
+    sentence vectors (B, T, D) -> Standardize -> Linear -> GELU -> dropout    (B, T, H)
+      -> arch bilstm:      a bidirectional LSTM over the chunk (`layers` layers)
+         arch transformer: `layers` pre-norm encoder layers with sinusoidal positions
+      -> gap t (between sentences t-1 and t): MLP([h_{t-1}; h_t])  -> logit   (B, T-1)
+      -> optional CRF over neighbouring gaps (models/crf.py, --decode crf)
+
+Chunks (seqdata.py) overlap by half, so every gap is scored where it sits nearest the
+middle of a chunk: it sees at least chunk/4 sentences on each side, or the document's edge.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+from .common import input_projection, mlp_head, sinusoidal
+from .crf import BinaryCRF
+
+ARCHS = ("bilstm", "transformer")
+
+
+class SeqModel(nn.Module):
+    def __init__(self, dim: int, hidden: int, layers: int, heads: int, dropout: float, arch: str,
+                 chunk: int, crf: bool):
+        super().__init__()
+        self.arch, self.chunk = arch, chunk
+        self.proj = input_projection(dim, hidden, dropout)
+        if arch == "bilstm":
+            self.rnn = nn.LSTM(hidden, hidden // 2, num_layers=layers, bidirectional=True, batch_first=True,
+                               dropout=dropout if layers > 1 else 0.0)
+            out = 2 * (hidden // 2)
+        elif arch == "transformer":
+            layer = nn.TransformerEncoderLayer(hidden, heads, 2 * hidden, dropout, activation="gelu",
+                                               batch_first=True, norm_first=True)
+            self.encoder = nn.TransformerEncoder(layer, layers, enable_nested_tensor=False)
+            self.register_buffer("positions", sinusoidal(chunk, hidden), persistent=False)
+            self.norm = nn.LayerNorm(hidden)
+            out = hidden
+        else:
+            raise ValueError(f"unknown seq arch {arch!r}")
+        self.drop = nn.Dropout(dropout)
+        self.head = mlp_head(2 * out, hidden, 1, dropout)
+        self.crf = BinaryCRF() if crf else None
+
+    @torch.no_grad()
+    def set_input_stats(self, vectors: torch.Tensor) -> None:
+        std = vectors.std(0)
+        self.proj[0].mean.copy_(vectors.mean(0))
+        self.proj[0].std.copy_(torch.where(std > 1e-8, std, torch.ones_like(std)))
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """x (B, T, D) sentence vectors, mask (B, T) True on real sentences (real ones first)
+        -> logits (B, T-1) of the gaps before sentences 1 .. T-1 (meaningless where masked)."""
+        h = self.proj(x)
+        if self.arch == "bilstm":
+            lengths = mask.sum(1).cpu()
+            if bool((lengths == h.shape[1]).all()):
+                h, _ = self.rnn(h)
+            else:
+                packed = pack_padded_sequence(h, lengths.clamp(min=1), batch_first=True, enforce_sorted=False)
+                h, _ = self.rnn(packed)
+                h, _ = pad_packed_sequence(h, batch_first=True, total_length=x.shape[1])
+        else:
+            h = h + self.positions[: h.shape[1]]
+            h = self.norm(self.encoder(h, src_key_padding_mask=~mask))
+        h = self.drop(h)
+        return self.head(torch.cat([h[:, :-1], h[:, 1:]], dim=-1)).squeeze(-1)
+
+    @staticmethod
+    def attention_labels() -> None:
+        return None

@@ -1,0 +1,160 @@
+"""Chunks of whole documents for `--model seq`: index arithmetic over one vector tensor.
+
+Each document of n sentences is cut into chunks of `chunk` consecutive sentences that
+overlap by half (starts 0, chunk/2, chunk, ..., and a last one ending at the document's
+end); a document shorter than `chunk` is one chunk padded with -1. A chunk scores the gaps
+before its sentences 1 .. len-1. Training uses every gap of every chunk (a gap in two chunks
+counts twice); scoring keeps, for each gap, the chunk in which it sits nearest the middle,
+so at inference every gap sees at least chunk/4 sentences on each side or its document's
+edge. Gaps come out in the order of trainer.windows.gap_windows: document order, gaps
+1 .. n-1 within each document — the order of every other model's probabilities.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from .windows import gap_windows, padded
+
+
+@dataclass
+class Chunks:
+    index: np.ndarray        # (C, T) sentence index per chunk position, -1 = padding
+    gap_pos: np.ndarray      # (C, T-1) position (in gap order) of the gap before chunk sentence t+1, -1 = none
+    keep: np.ndarray         # (C, T-1) bool: the chunk that scores this gap at inference
+    n_gaps: int
+
+
+def make_chunks(spans: list[tuple[int, int]], chunk: int) -> Chunks:
+    """Chunks of documents given as (start, end) ranges over the sentence array."""
+    if chunk < 2:
+        raise ValueError("a chunk needs at least 2 sentences")
+    gap_sentence = gap_windows(spans, 1, 1).sentence
+    n_sent = max((e for _, e in spans), default=0)
+    pos_of = np.full(n_sent + 1, -1, dtype=np.int64)
+    pos_of[gap_sentence] = np.arange(len(gap_sentence))
+    stride = max(chunk // 2, 1)
+    rows = []
+    for s, e in spans:
+        n = e - s
+        if n < 2:
+            continue
+        if n <= chunk:
+            starts = [0]
+        else:
+            starts = list(range(0, n - chunk, stride)) + [n - chunk]
+        for st in starts:
+            rows.append((s + st, min(s + st + chunk, e)))
+    C = len(rows)
+    index = np.full((C, chunk), -1, dtype=np.int64)
+    for c, (a, b) in enumerate(rows):
+        index[c, : b - a] = np.arange(a, b)
+    after = index[:, 1:]                                         # sentence after each chunk gap
+    gap_pos = np.where(after >= 0, pos_of[np.where(after >= 0, after, n_sent)], -1)
+    lengths = (index >= 0).sum(1)
+    t = np.arange(1, chunk)[None, :]
+    central = np.minimum(t, lengths[:, None] - t)                # sentences on the shorter side
+    central = np.where(gap_pos >= 0, central, -1)
+    best = np.full(len(gap_sentence), -1, dtype=np.int64)
+    flat_pos, flat_c = gap_pos.reshape(-1), central.reshape(-1)
+    valid = flat_pos >= 0
+    np.maximum.at(best, flat_pos[valid], flat_c[valid])
+    keep = np.zeros_like(gap_pos, dtype=bool)
+    claimed = np.zeros(len(gap_sentence), dtype=bool)
+    for c in range(C):                                           # first chunk with the best centrality wins
+        g = gap_pos[c]
+        ok = (g >= 0) & (central[c] == best[np.where(g >= 0, g, 0)]) & ~claimed[np.where(g >= 0, g, 0)]
+        keep[c] = ok
+        claimed[g[ok]] = True
+    assert claimed.all(), "every gap must be scored by one chunk"
+    return Chunks(index, gap_pos, keep, len(gap_sentence))
+
+
+@dataclass
+class ChunkSet:
+    """One split's chunks on the device (the seq counterpart of train.GapSet)."""
+
+    split: object                 # data.SplitData
+    sentence: np.ndarray          # (G,) sentence after each gap, gap order
+    vectors: torch.Tensor         # (n_sentences + 1, D), last row zero
+    index: torch.Tensor           # (C, T) long
+    gap_pos: torch.Tensor         # (C, T-1) long
+    keep: torch.Tensor            # (C, T-1) bool
+    targets: torch.Tensor         # (G,) float, gap order
+    doc_gap_counts: list[int]
+
+    def __len__(self) -> int:
+        return len(self.sentence)
+
+    @property
+    def labels(self) -> np.ndarray:
+        return self.split.labels[self.sentence]
+
+
+def make_chunkset(split, chunk: int, device: torch.device) -> ChunkSet:
+    ch = make_chunks(split.spans, chunk)
+    sentence = gap_windows(split.spans, 1, 1).sentence
+    return ChunkSet(
+        split=split, sentence=sentence,
+        vectors=padded(torch.from_numpy(np.asarray(split.vectors, dtype=np.float32))).to(device),
+        index=torch.from_numpy(ch.index).to(device),
+        gap_pos=torch.from_numpy(ch.gap_pos).to(device),
+        keep=torch.from_numpy(ch.keep).to(device),
+        targets=torch.from_numpy(split.labels[sentence].astype(np.float32)).to(device),
+        doc_gap_counts=[max(e - s - 1, 0) for s, e in split.spans],
+    )
+
+
+def chunk_logits(model, cs: ChunkSet, rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(logits (b, T-1), gap mask (b, T-1)) of the chunks `rows`."""
+    idx = cs.index[rows]
+    mask = idx >= 0
+    z = model(cs.vectors[idx], mask)
+    return z, cs.gap_pos[rows] >= 0
+
+
+def train_epoch_seq(model, opt, cs: ChunkSet, loss_fn, chunks_per_batch: int, gen: torch.Generator) -> float:
+    """One pass over the chunks in random order; returns the mean loss per gap."""
+    model.train()
+    perm = torch.randperm(len(cs.index), generator=gen).to(cs.index.device)
+    total, count = 0.0, 0
+    for b in range(0, len(perm), chunks_per_batch):
+        rows = perm[b:b + chunks_per_batch]
+        z, gmask = chunk_logits(model, cs, rows)
+        y = cs.targets[cs.gap_pos[rows].clamp(min=0)]
+        loss = loss_fn(z[gmask], y[gmask])
+        if model.crf is not None:
+            loss = loss + model.crf.nll(z, y, gmask) / gmask.sum(1).float().mean().clamp(min=1)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        n = int(gmask.sum())
+        total += float(loss.detach()) * n
+        count += n
+    return total / max(count, 1)
+
+
+@torch.no_grad()
+def seq_logits(model, cs: ChunkSet, batch: int = 256) -> torch.Tensor:
+    """(G,) logit of every gap, each from the chunk that keeps it."""
+    model.eval()
+    out = torch.zeros(len(cs), device=cs.vectors.device)
+    for b in range(0, len(cs.index), batch):
+        rows = torch.arange(b, min(b + batch, len(cs.index)), device=cs.index.device)
+        z, _ = chunk_logits(model, cs, rows)
+        keep = cs.keep[rows]
+        out[cs.gap_pos[rows][keep]] = z[keep].float()
+    return out
+
+
+def seq_probs(model, cs: ChunkSet, logits: torch.Tensor | None = None) -> np.ndarray:
+    """P(break) per gap: sigmoid of the logits, or the CRF marginals over each document."""
+    z = seq_logits(model, cs) if logits is None else logits
+    if model.crf is None:
+        return torch.sigmoid(z).double().cpu().numpy()
+    from .models.crf import crf_marginals, per_document
+    return per_document(crf_marginals, z.double().cpu().numpy(), cs.doc_gap_counts, model.crf.numpy_transitions())
