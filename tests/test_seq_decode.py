@@ -218,3 +218,24 @@ def test_test_labels_never_steer_any_setting(train_data, opts):
         assert rb.test == segmentation_metrics(1 - a.sets["test"].labels, breaks, counts)
     if cfg.decode == "viterbi":
         assert a.repeats[0].decoder["kind"] == "viterbi" and a.repeats[0].decoder["tau"] is not None
+
+
+# ----------------------------------------------------------------------------- cue features
+
+def test_cue_features_follow_quotes_across_sentences_and_documents():
+    from trainer.features import TOKEN_BUCKETS, with_features
+
+    texts = ["やがて彼は言った。", "「行こう。", "すぐに。」", "――それから歩いた……。", "しかし、雨だった。", "「おい。」"]
+    base = np.zeros((6, 2), dtype=np.float32)
+    x = with_features(base, texts, "cues", [(0, 4), (4, 6)])[:, 2:]
+    assert x[:, 0].tolist() == [0, 0, 1, 0, 0, 0]          # inside a quote opened in an earlier sentence
+    assert x[:, 2].tolist() == [0, 0, 0, 1, 0, 0]          # opens with ――
+    assert x[:, 4].tolist() == [0, 0, 0, 1, 0, 0]          # holds ……
+    assert x[:, 6] == pytest.approx(np.log1p([0, 1, 2, 3, 0, 1]))           # position restarts per document
+    assert x[:, 8] == pytest.approx([0, 0, np.log1p(1), np.log1p(2), 0, 0])  # since the last dialogue line
+    tok = with_features(base, texts, "tokens")[:, 2:]
+    assert tok.shape == (6, 2 * TOKEN_BUCKETS) and (tok.sum(1) == 2).all()
+    # the same first word lands in the same bucket; brackets are skipped
+    again = with_features(np.zeros((2, 0), np.float32), ["やがて雨。", "「やがて、」"], "tokens")
+    assert np.array_equal(again[0, :TOKEN_BUCKETS], tok[0, :TOKEN_BUCKETS])
+    assert np.array_equal(again[1, :TOKEN_BUCKETS], tok[0, :TOKEN_BUCKETS])

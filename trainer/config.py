@@ -27,7 +27,7 @@ class TrainConfig:
     arch: str = "bilstm"             # --model seq: bilstm | transformer over the chunk of sentences
     chunk: int = 64                  # --model seq: sentences per chunk (chunks overlap by half)
     decode: str = "threshold"        # threshold | viterbi (paragraph-length prior) | crf (--model seq; CRF marginals)
-    features: str = "none"           # surface features appended to each vector: none | brackets[,length] (features.py)
+    features: str = "none"           # surface features appended to each vector: none | a comma list of brackets, length, cues, tokens (features.py)
     loss: str = "bce"                # bce | balanced | focal
     gamma: float = 2.0               # focal loss focusing parameter (0 = plain BCE)
     alpha: float | None = None       # focal loss weight of the positive class (None = unweighted)

@@ -72,6 +72,6 @@ def load_data(dataset: Path, encoder: str, features: str | None = None, splits=S
         if vec.ndim != 2 or vec.shape[0] != len(s):
             raise SegError(f"{dataset}: cached {encoder!r} vectors of the {split} split have shape {vec.shape}, "
                            f"the split has {len(s)} sentences; re-run `seg embed {dataset} --encoder {encoder}`")
-        vec = with_features(vec, s.texts, features)
+        vec = with_features(vec, s.texts, features, [(b, e) for _, b, e in s.doc_ranges()])
         out[split] = SplitData(split, vec, np.asarray(s.labels, dtype=np.int64), s.texts, s.docs, s.index, s.doc_ranges())
     return out, info

@@ -61,9 +61,10 @@ class Run:
     def features(self) -> str:
         return str(self.config.get("train", {}).get("features") or "none")
 
-    def inputs(self, vectors, texts: list[str]):
-        """The model's input rows for these sentences: their cached vectors plus the run's --features."""
-        return with_features(vectors, texts, self.features)
+    def inputs(self, vectors, texts: list[str], spans=None):
+        """The model's input rows for these sentences: their cached vectors plus the run's --features
+        (`spans`: the documents as (start, end) or (doc, start, end) ranges over `texts`)."""
+        return with_features(vectors, texts, self.features, spans)
 
     def build_model(self, k: int, device: str | torch.device = "cpu") -> torch.nn.Module:
         rep = self.repeats[k]["repeat"]

@@ -196,7 +196,7 @@ def run_model(docs: list[Document], run_dir: Path, cfg: SegmentConfig) -> tuple[
     if not isinstance(manifest, dict) or "fingerprint" not in manifest:
         raise SegError(f"{run_dir}/config.json has no embedding manifest; retrain the run with `seg train`")
     texts, spans = _flatten(docs)
-    vectors = run.inputs(encode_texts(texts, manifest, cache_dir=Path(cfg.cache) if cfg.cache else None), texts)
+    vectors = run.inputs(encode_texts(texts, manifest, cache_dir=Path(cfg.cache) if cfg.cache else None), texts, spans)
     chosen = list(range(len(run.repeats))) if cfg.ensemble else [run.best_repeat]
     models = [run.build_model(k) for k in chosen]
     gap_probs = []

@@ -65,7 +65,8 @@ def attention_blocks(run: RunInfo, split: str, path: Path) -> list[Block]:
     model = trained.build_model(k)
     left, right = trained.window
     s = load_split(run.dataset, split)
-    vectors = trained.inputs(load_split_vectors(run.dataset, str(run.train.get("encoder", run.encoder)), split), s.texts)
+    vectors = trained.inputs(load_split_vectors(run.dataset, str(run.train.get("encoder", run.encoder)), split), s.texts,
+                             s.doc_ranges())
     ranges = {d: (a, b) for d, a, b in s.doc_ranges()}
 
     att_rows, probs, idx = [], [], np.full((len(picks), left + right), -1, dtype=np.int64)
