@@ -63,7 +63,8 @@ ISSUES = {
     "unclosed note": "editor note(s) ［＃ never closed on their line dropped to the end of the line",
     "long sentence": f"sentence(s) longer than {MAX_SENTENCE} characters cut at a comma or at {MAX_SENTENCE} characters",
 }
-_JAPANESE = re.compile(r"[\u3041-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff66-\uff9f々〆ヵヶ]")
+_JAPANESE = re.compile(r"[\u3041-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff66-\uff9f々〆ヵヶ]+")
+_LETTERS = re.compile(r"[^\W\d_]+")
 JAPANESE_SHARE = 0.5   # a text whose letters are less than this share kana/kanji is not Japanese
 
 
@@ -100,11 +101,18 @@ def join_paragraphs(sentences: list[str], starts, seps: list[str]) -> list[str]:
     return out
 
 
-def japanese_share(paragraphs: list[str]) -> tuple[float, int]:
-    """(share of letters that are kana or kanji, number of letters) over some of the text."""
-    sample = "".join(paragraphs)[:100_000]
-    letters = sum(1 for c in sample if c.isalpha())
-    return (len(_JAPANESE.findall(sample)) / letters if letters else 1.0), letters
+def japanese_share(paragraphs: list[str], sample: int = 5_000) -> tuple[float, int]:
+    """(share of letters that are kana or kanji, number of letters) in the first `sample`
+    characters of the text."""
+    head, n = [], 0
+    for p in paragraphs:
+        head.append(p)
+        n += len(p)
+        if n >= sample:
+            break
+    text = "".join(head)[:sample]
+    letters = sum(map(len, _LETTERS.findall(text)))
+    return (sum(map(len, _JAPANESE.findall(text))) / letters if letters else 1.0), letters
 
 
 def parse_text(text: str, fmt: str = "auto", doc_id: str = "doc", source: str = "", encoding: str = "utf-8",

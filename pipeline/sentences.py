@@ -80,6 +80,10 @@ def split_paragraph(paragraph: str, limit: int = MAX_SENTENCE) -> tuple[list[tup
             pieces = [raw]
         for piece in pieces:
             body = piece.strip(_WS)
+            if body == piece:         # the common case: no whitespace around the sentence
+                pairs.append((pending if pairs else "", body))
+                pending = ""
+                continue
             if not body:
                 pending += piece
                 continue

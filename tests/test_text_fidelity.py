@@ -128,6 +128,16 @@ def test_blank_separated_and_long_files_are_read_without_doubt():
         assert doc.warnings == [] and sum(doc.labels) == len(paragraphs)
 
 
+def test_a_file_with_some_blank_lines_gets_its_assumed_layout_named():
+    paragraphs = parse_aozora(read_text(GON)[0])[2][:12]
+    # a blank line after every third paragraph: sections, or paragraphs? say which reading was taken
+    text = "".join(p + ("\n\n" if k % 3 == 2 else "\n") for k, p in enumerate(paragraphs))
+    doc = parse_text(text, doc_id="sections")
+    assert doc.format == "lines" and sum(doc.labels) == 12     # 3 of the 11 gaps hold a blank line
+    assert len(doc.warnings) == 1 and "blank lines follow 27% of its lines" in doc.warnings[0]
+    assert "(--format lines); pass --format blank if that is wrong" in doc.warnings[0]
+
+
 # ----------------------------------------------------------------------------- item 2: stray 《
 
 def test_an_unclosed_ruby_bracket_keeps_the_text_and_is_counted(tmp_path):

@@ -26,7 +26,10 @@ Decisions: the first sentence of every input starts a paragraph; the gap before 
 i >= 1 is a break when its probability >= the threshold (as in `seg train`).
 
 Outputs: `text` (one paragraph per line; `--indent` puts a full-width space before each
-narrative paragraph, i.e. one not opening with 「, 『 or （) or `jsonl` (one line per
+narrative paragraph, i.e. one not opening with 「, 『 or （): the input's cleaned text (as
+`seg prep` cleans it) with only the paragraph breaks changed, so deleting the line breaks
+(and the added indents) gives it back character for character; whitespace between two
+sentences is kept, at the end of the line when a break falls there) or `jsonl` (one line per
 sentence: {"doc", "i", "text", "prob", "label"}, label = the decision, 1 = the sentence
 starts a paragraph; prob = the break probability, the depth score for texttiling, the rule's
 0/1 for rule, null for i = 0). Standard output by default; `--output FILE` for one input,
