@@ -4,16 +4,28 @@ An Aozora file is a header (title, author, the dashed 【テキスト中に現�
 block), a body with one paragraph per line, and a footer from 底本： on. In the body:
 ruby 《よみ》 and its start mark ｜, editor notes ［＃…］, 外字 notes ※［＃「…」、第3水準1-85-25］,
 and headings marked ［＃「…」は中見出し］ or left bare (see headings.py).
+
+Markup is removed only when it is well formed, so a typo in the source never deletes text:
+a 《…》 is a ruby reading only when it holds kana (with ー・ and the くの字点 ／＼ ／″＼), at
+most RUBY_MAX characters (the 96,984 readings of the 175-work shared corpus are all of this
+form, the longest 64 characters); any other 《 or 》 stays in the text and is counted. An
+editor note opened by ［＃ and never closed on its line runs to the end of that line: it is
+dropped and counted (notes never span lines in Aozora files).
 """
 
 from __future__ import annotations
 
 import re
+from collections import Counter
 
 from .headings import is_heading
 
 _DASHES = re.compile(r"-{10,}")
-_RUBY = re.compile(r"《[^》]*》")
+RUBY_MAX = 80
+# a reading: hiragana, katakana (with ー and ・), half-width katakana, iteration marks and the
+# くの字点 written as ／＼ or ／″＼, and the odd space between words of a foreign title
+_RUBY = re.compile(rf"《[\u3041-\u309f\u30a0-\u30ff\uff65-\uff9f／＼″〃 \u3000]{{1,{RUBY_MAX}}}》")
+_UNCLOSED_NOTE = re.compile(r"［＃.*$")
 # an editor note, allowing one level of ［…］ inside its description
 _NOTE = re.compile(r"［＃(?:[^［］]|［[^］]*］)*］")
 _GAIJI = re.compile(r"※［＃((?:[^［］]|［[^］]*］)*)］")
@@ -22,7 +34,6 @@ _MENKUTEN = re.compile(r"(?<![0-9])([12])-(\d{1,2})-(\d{1,2})(?![0-9])")
 _HEADING_NOTE = re.compile(r"［＃[^］]*見出し(?:終わり)?］")
 _HEADING_BLOCK_START = re.compile(r"［＃ここから[^］]*見出し］")
 _HEADING_BLOCK_END = re.compile(r"［＃ここで[^］]*見出し終わり］")
-_MARKED_HEADING_TEXT = re.compile(r"［＃「([^」]*)」は[大中小]?見出し］")
 _INDENT_NOTE = re.compile(r"^［＃(?:天から)?([0-9０-９]+)字下げ］")
 _WS = " \t\u3000"
 
@@ -59,13 +70,23 @@ def gaiji_char(description: str) -> str:
     return ""
 
 
-def clean_inline(line: str) -> str:
-    """Remove ruby, notes and 外字 markup from one line, keeping the base text."""
+def clean_inline(line: str, issues: Counter | None = None) -> str:
+    """Remove ruby, notes and 外字 markup from one line, keeping the base text.
+
+    `issues` (when given) counts the repairs: "unclosed note" for a ［＃ with no ］ (dropped
+    to the end of the line) and "stray ruby bracket" for a 《 or 》 that is no ruby (kept).
+    """
     if "［＃" in line:
         line = _GAIJI.sub(lambda m: gaiji_char(m.group(1)), line)
         line = _NOTE.sub("", line)
-    if "《" in line:
+        if "［＃" in line:
+            line = _UNCLOSED_NOTE.sub("", line)
+            if issues is not None:
+                issues["unclosed note"] += 1
+    if "《" in line or "》" in line:
         line = _RUBY.sub("", line)
+        if issues is not None:
+            issues["stray ruby bracket"] += line.count("《") + line.count("》")
     return line.replace("｜", "")
 
 
@@ -106,8 +127,9 @@ def footer_start(lines: list[str]) -> int:
     return len(lines)
 
 
-def parse_aozora(text: str) -> tuple[str, str, list[str], list[str]]:
-    """Return (title, author, paragraphs, stripped headings)."""
+def parse_aozora(text: str, issues: Counter | None = None) -> tuple[str, str, list[str], list[str]]:
+    """Return (title, author, paragraphs, stripped headings); `issues` counts markup repairs
+    in the body (see clean_inline)."""
     lines = text.split("\n")
     header, start = split_header(lines)
     end = footer_start(lines)
@@ -122,16 +144,16 @@ def parse_aozora(text: str) -> tuple[str, str, list[str], list[str]]:
         if in_heading_block:
             if _HEADING_BLOCK_END.search(raw):
                 in_heading_block = False
-            t = clean_inline(raw).strip(_WS)
+            t = clean_inline(raw, issues).strip(_WS)
             if t:
                 headings.append(t)
             continue
         if _HEADING_NOTE.search(raw):
-            t = clean_inline(raw).strip(_WS)
+            t = clean_inline(raw, issues).strip(_WS)
             if t:
                 headings.append(t)
             continue
-        cleaned = clean_inline(raw)
+        cleaned = clean_inline(raw, issues)
         t = cleaned.strip(_WS)
         if not t:
             continue
@@ -140,11 +162,6 @@ def parse_aozora(text: str) -> tuple[str, str, list[str], list[str]]:
             continue
         paragraphs.append(t)
     return title, author, paragraphs, headings
-
-
-def marked_headings(text: str) -> list[str]:
-    """Heading texts named by ［＃「…」は中見出し］ notes (used by checks and tests)."""
-    return [clean_inline(h) for h in _MARKED_HEADING_TEXT.findall(text)]
 
 
 def _indent(raw: str) -> int:

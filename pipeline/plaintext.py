@@ -10,24 +10,39 @@ _WS = " \t\u3000"
 _ENDS_SENTENCE = re.compile(r"[。！？!?」』）)…―]$")
 
 
-def guess_layout(text: str) -> str:
-    """'blank' when paragraphs are separated by blank lines, else 'lines'."""
+SHORT = 4          # fewer non-empty lines than this: too few gaps to tell the layout
+BLANK_SHARE = 0.3  # share of gaps between text lines that hold a blank line -> 'blank'
+UNSURE = (0.15, 0.45)
+
+
+def guess_layout(text: str) -> tuple[str, str]:
+    """('blank' when paragraphs are separated by blank lines, else 'lines'; why the guess is
+    unsure, or '' when it is not).
+
+    Only gaps between two lines of text count: the newline that ends the file, and blank
+    lines before the first or after the last line of text, say nothing about the layout.
+    """
     lines = text.split("\n")
     nonempty = [i for i, l in enumerate(lines) if l.strip(_WS)]
-    if not nonempty:
-        return "lines"
-    followed_by_blank = sum(1 for i in nonempty if i + 1 < len(lines) and not lines[i + 1].strip(_WS))
-    if followed_by_blank / len(nonempty) >= 0.3:
-        return "blank"
-    if followed_by_blank:
-        # hard-wrapped paragraphs: many lines stop mid-sentence and run on into the next
-        wrapped = sum(
-            1 for i in nonempty
-            if i + 1 < len(lines) and lines[i + 1].strip(_WS) and not _ENDS_SENTENCE.search(lines[i].rstrip(_WS))
-        )
-        if wrapped / len(nonempty) >= 0.5:
-            return "blank"
-    return "lines"
+    gaps = list(zip(nonempty, nonempty[1:]))
+    if not gaps:
+        return "lines", ""          # one line of text: both layouts read it the same way
+    blank = sum(1 for a, b in gaps if b > a + 1)
+    share = blank / len(gaps)
+    if share >= BLANK_SHARE:
+        layout = "blank"
+    else:
+        layout = "lines"
+        if blank:
+            # hard-wrapped paragraphs: many lines stop mid-sentence and run on into the next
+            wrapped = sum(1 for a, b in gaps if b == a + 1 and not _ENDS_SENTENCE.search(lines[a].rstrip(_WS)))
+            if wrapped / len(gaps) >= 0.5:
+                layout = "blank"
+    if len(nonempty) < SHORT:
+        return layout, f"only {len(nonempty)} lines of text, too few to tell the layout"
+    if UNSURE[0] <= share <= UNSURE[1]:
+        return layout, f"blank lines follow {share:.0%} of its lines, so the layout is unclear"
+    return layout, ""
 
 
 def parse_plain(text: str, layout: str) -> tuple[list[str], list[str]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import random
@@ -13,7 +14,7 @@ from rich.table import Table
 
 from . import __version__
 from .dataset import SPLITS
-from .documents import FORMATS, Document, expand_input, load_document, read_manifest
+from .documents import FORMATS, Document, expand_input, load_document, print_warnings, read_manifest
 from .errors import SegError
 from .fsutil import atomic_dir
 from .progress import console, progress
@@ -47,6 +48,10 @@ def parse_ratio(spec: str) -> tuple[float, float, float]:
         parts = []
     if len(parts) != 3 or any(p < 0 for p in parts) or parts[0] <= 0:
         raise SegError(f"--split {spec!r}: give three non-negative numbers train:dev:test with train > 0, e.g. 8:1:1")
+    if parts[1] <= 0 or parts[2] <= 0:
+        empty = " and ".join(n for n, p in zip(("dev", "test"), parts[1:]) if p <= 0)
+        raise SegError(f"--split {spec!r}: the {empty} part is empty, but `seg train` picks its threshold on dev "
+                       f"and reports on test; give every part a share, e.g. 8:1:1")
     s = sum(parts)
     return parts[0] / s, parts[1] / s, parts[2] / s
 
@@ -73,6 +78,11 @@ def assign_splits(docs: list[Document], ratio: tuple[float, float, float], by: s
     groups = sorted({key(d) for d in docs})
     random.Random(seed).shuffle(groups)
     n = len(groups)
+    if n < len(SPLITS):
+        what = "documents" if by == "document" else "authors"
+        console.print(f"[yellow]warning:[/] only {n} {what[:-1] if n == 1 else what}: too few for three non-empty splits (train, dev, test), "
+                      f"so `seg train` will refuse this dataset; give at least 3 {what}"
+                      + (" (or --split-by document)" if by == "author" else ""), soft_wrap=True)
     n_dev = round(n * ratio[1])
     n_test = round(n * ratio[2])
     if n >= 3:
@@ -129,17 +139,28 @@ def prep(cfg: PrepConfig, cache_root: Path = Path("cache")) -> Path:
             seen_ids.add(doc_id)
             docs.append(doc)
     elapsed = time.perf_counter() - t0
+    print_warnings(docs)
     if skipped:
         console.print(f"[yellow]warning:[/] {len(skipped)} file(s) skipped as binary or undecodable")
     if not docs:
         raise SegError(f"no sentences found in {', '.join(cfg.inputs) or str(DEMO_CORPUS)}; give novels in Aozora Bunko or plain-text format")
 
     split_of = assign_splits(docs, ratio, cfg.split_by, cfg.seed)
-    stats = write_dataset(out_dir, docs, split_of, cfg, skipped, empty)
+    try:
+        stats = write_dataset(out_dir, docs, split_of, cfg, skipped, empty)
+    except OSError as e:   # read-only location, disk full: atomic_dir has removed its temporary directory
+        raise SegError(write_error(out_dir, e)) from None
     stats["seconds"] = round(elapsed, 3)
     console.print(split_table(stats))
     console.print(f"dataset written to [bold]{out_dir}[/] ({total_bytes / 1e6 / max(elapsed, 1e-9):.1f} MB/s)")
     return out_dir
+
+
+def write_error(out_dir: Path, e: OSError) -> str:
+    """One line for a failed write of the dataset: the path, the errno and what to do."""
+    code = errno.errorcode.get(e.errno, str(e.errno)) if e.errno else "unknown errno"
+    fix = "free some space there" if e.errno in (errno.ENOSPC, errno.EDQUOT) else "choose a writable --output"
+    return f"cannot write the dataset {out_dir}: {e.filename or out_dir}: {e.strerror or e} ({code}); {fix}"
 
 
 def write_dataset(out_dir: Path, docs: list[Document], split_of: dict[str, str], cfg: PrepConfig,

@@ -132,6 +132,82 @@ def test_bad_split_and_format_options(tmp_path):
     one_line_error(run(str(RASHOMON), "--split-by", "year", "-o", str(tmp_path / "x")), "--split-by")
 
 
+@pytest.mark.parametrize("spec, empty", [("1:0:0", "dev and test"), ("8:0:1", "dev"), ("8:1:0", "test")])
+def test_split_with_an_empty_dev_or_test_part_is_refused(tmp_path, spec, empty):
+    """seg train refuses such a dataset, so prep says so before reading anything."""
+    res = run(str(DEMO_CORPUS), "--split", spec, "-o", str(tmp_path / "x"))
+    one_line_error(res, f"--split '{spec}'", f"the {empty} part is empty", "e.g. 8:1:1")
+    assert not (tmp_path / "x").exists()
+
+
+def test_too_few_documents_or_authors_for_three_splits_are_warned_about(tmp_path):
+    src = tmp_path / "two"
+    src.mkdir()
+    for name in ("000879_127_ruby_150.txt", "000074_424_ruby_19825.txt"):
+        shutil.copy(DEMO_CORPUS / name, src / name)
+    res = run(str(src), "-o", str(tmp_path / "ds"))
+    assert res.exit_code == 0, res.output
+    assert "only 2 documents: too few for three non-empty splits" in " ".join(res.output.split())
+    res = run(str(DEMO_CORPUS), "-o", str(tmp_path / "ds2"))
+    assert "too few" not in res.output
+    # 15 works, but by author: the demo corpus has enough authors, a single author's works do not
+    akutagawa = tmp_path / "akutagawa"
+    akutagawa.mkdir()
+    for f in DEMO_CORPUS.glob("000879_*.txt"):
+        shutil.copy(f, akutagawa / f.name)
+    shutil.copy(DEMO_CORPUS / "MANIFEST.tsv", akutagawa / "MANIFEST.tsv")
+    res = run(str(akutagawa), "-o", str(tmp_path / "ds3"), "--split-by", "author")
+    assert res.exit_code == 0 and "only 1 author: too few" in " ".join(res.output.split()), res.output
+
+
+@pytest.mark.parametrize("fault", ["read-only", "disk full"])
+def test_unwritable_output_is_one_line_naming_path_and_errno_with_no_temp_left(tmp_path, monkeypatch, fault):
+    """Tests run as root, where chmod does not stop writes: the fault is injected into pathlib."""
+    import errno
+    import pathlib
+
+    out = tmp_path / "parent" / "ds"
+    if fault == "read-only":
+        real_mkdir = pathlib.Path.mkdir
+
+        def mkdir(self, *a, **k):
+            if str(self).startswith(str(tmp_path / "parent")):
+                raise PermissionError(errno.EACCES, "Permission denied", str(self))
+            return real_mkdir(self, *a, **k)
+
+        monkeypatch.setattr(pathlib.Path, "mkdir", mkdir)
+        needles = ["Permission denied", "EACCES", str(tmp_path / "parent")]
+    else:
+        real_open = pathlib.Path.open
+
+        class Full:
+            def __init__(self, fh):
+                self.fh, self.n = fh, 0
+
+            def write(self, text):
+                self.n += len(text)
+                if self.n > 100_000:
+                    raise OSError(errno.ENOSPC, "No space left on device")
+                return self.fh.write(text)
+
+            def close(self):
+                self.fh.close()
+
+            def __enter__(self):
+                return self
+
+            def __exit__(self, *exc):
+                self.close()
+
+        monkeypatch.setattr(pathlib.Path, "open", lambda self, *a, **k: Full(real_open(self, *a, **k))
+                            if "w" in (a[0] if a else k.get("mode", "r")) else real_open(self, *a, **k))
+        needles = ["No space left on device", "ENOSPC", str(out)]
+    res = run(str(DEMO_CORPUS), "-o", str(out))
+    one_line_error(res, *needles)
+    assert not out.exists()
+    assert not [p for p in tmp_path.rglob("*") if "tmp" in p.name]
+
+
 def test_binary_undecodable_empty_and_headings_only_files_are_skipped_with_warnings(tmp_path):
     src = tmp_path / "in"
     src.mkdir()

@@ -184,8 +184,12 @@ def test_clear_errors(train_dataset, small_corpus, tmp_path):
     # an encoder name that is neither an embedding of the dataset nor an encoder
     msg = one_line_error(seg_train(str(train_dataset), "--encoder", "e6", *out))
     assert "--encoder 'e6'" in msg and ENC in msg and "seg embed" in msg
-    # a split without documents
-    nodev = prep(PrepConfig(inputs=[str(small_corpus)], output=str(tmp_path / "nodev"), split="3:0:1"))
+    # a split without documents (prep refuses an empty --split part, but two documents cannot fill three splits)
+    two = tmp_path / "two"
+    two.mkdir()
+    for f in sorted(small_corpus.glob("*.txt"))[:2]:
+        shutil.copy(f, two / f.name)
+    nodev = prep(PrepConfig(inputs=[str(two)], output=str(tmp_path / "nodev")))
     msg = one_line_error(seg_train(str(nodev), *out))
     assert "dev split has no documents" in msg and "--split" in msg
     # bad options, before any data is read

@@ -26,7 +26,10 @@ Decisions: the first sentence of every input starts a paragraph; the gap before 
 i >= 1 is a break when its probability >= the threshold (as in `seg train`).
 
 Outputs: `text` (one paragraph per line; `--indent` puts a full-width space before each
-narrative paragraph, i.e. one not opening with 「, 『 or （) or `jsonl` (one line per
+narrative paragraph, i.e. one not opening with 「, 『 or （): the input's cleaned text (as
+`seg prep` cleans it) with only the paragraph breaks changed, so deleting the line breaks
+(and the added indents) gives it back character for character; whitespace between two
+sentences is kept, at the end of the line when a break falls there) or `jsonl` (one line per
 sentence: {"doc", "i", "text", "prob", "label"}, label = the decision, 1 = the sentence
 starts a paragraph; prob = the break probability, the depth score for texttiling, the rule's
 0/1 for rule, null for i = 0). Standard output by default; `--output FILE` for one input,
@@ -45,7 +48,7 @@ from pathlib import Path
 import numpy as np
 from rich.table import Table
 
-from pipeline.documents import FORMATS, Document, expand_input, load_document, parse_text
+from pipeline.documents import FORMATS, Document, expand_input, join_paragraphs, load_document, parse_text, print_warnings
 from pipeline.errors import SegError
 from pipeline.fsutil import read_json, write_text_atomic
 from pipeline.progress import console, progress
@@ -92,13 +95,9 @@ class DocResult:
         return np.asarray(self.doc.labels, dtype=np.int64)
 
     def paragraphs(self) -> list[str]:
-        out: list[str] = []
-        for s, d in zip(self.doc.sentences, self.decisions):
-            if d or not out:
-                out.append(s)
-            else:
-                out[-1] += s
-        return out
+        """The input's cleaned text cut at the decisions (see join_paragraphs: nothing is lost)."""
+        doc = self.doc
+        return join_paragraphs(doc.sentences, self.decisions, doc.seps or [""] * len(doc.sentences))
 
 
 @dataclass
@@ -137,6 +136,7 @@ def read_inputs(inputs: list[str], fmt: str = "auto", stdin=None) -> list[Docume
             continue
         files.extend(str(f) for f in expand_input(spec))
     docs: list[Document] = []
+    names: list[str] = []
     seen: set[str] = set()
     for spec in files:
         if spec == STDIN:
@@ -145,16 +145,18 @@ def read_inputs(inputs: list[str], fmt: str = "auto", stdin=None) -> list[Docume
             if isinstance(data, str):
                 data = data.encode("utf-8")
             text, enc = decode(data, "<stdin>")
-            doc = parse_text(text, fmt, _unique_id("stdin", seen), STDIN, enc)
+            doc = parse_text(text, fmt, _unique_id("stdin", seen), STDIN, enc, format_option="--input-format")
             name = "standard input"
         else:
             p = Path(spec)
-            doc = load_document(p, fmt, _unique_id(p.stem, seen))
+            doc = load_document(p, fmt, _unique_id(p.stem, seen), format_option="--input-format")
             name = str(p)
         if not doc.sentences:
             what = "is empty" if doc.n_bytes == 0 else "holds no sentences (after removing headings and notes)"
             raise SegError(f"{name} {what}; give Japanese text in Aozora Bunko or plain-text format")
         docs.append(doc)
+        names.append(name)
+    print_warnings(docs, names)
     return docs
 
 
