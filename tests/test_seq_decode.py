@@ -239,3 +239,32 @@ def test_cue_features_follow_quotes_across_sentences_and_documents():
     again = with_features(np.zeros((2, 0), np.float32), ["やがて雨。", "「やがて、」"], "tokens")
     assert np.array_equal(again[0, :TOKEN_BUCKETS], tok[0, :TOKEN_BUCKETS])
     assert np.array_equal(again[1, :TOKEN_BUCKETS], tok[0, :TOKEN_BUCKETS])
+
+
+# ----------------------------------------------------------------------------- the run directory
+
+@pytest.mark.parametrize("opts", [["--model", "seq", "--decode", "crf", "--chunk", "16"],
+                                  ["--model", "bilstm", "--decode", "viterbi", "--features", "brackets,cues"]])
+def test_run_files_record_the_decoder_and_its_decisions(train_dataset, tmp_path, opts):
+    import json
+
+    from typer.testing import CliRunner
+
+    from cli import app
+    from trainer.run import load_run
+
+    r = CliRunner().invoke(app, ["train", str(train_dataset), "--encoder", "tiny", "--epochs", "2", "--repeats", "2",
+                                 "--hidden", "16", "--output", str(tmp_path), "--name", "x", *opts])
+    assert r.exit_code == 0, r.output
+    run = load_run(tmp_path / "x")
+    decode = opts[opts.index("--decode") + 1]
+    assert run.config["decoder"]["kind"] == decode
+    assert (run.config["decoder"]["length_prior"] is not None) == (decode == "viterbi")
+    rows = [json.loads(l) for l in (tmp_path / "x" / "predictions-test.jsonl").read_text().splitlines()]
+    labels = np.array([row["label"] for row in rows])
+    docs = [row["doc"] for row in rows]
+    counts = [sum(1 for d in docs if d == u) for u in dict.fromkeys(docs)]
+    for k, rep in enumerate(run.metrics["repeats"]):
+        assert rep["decoder"]["kind"] == decode
+        breaks = np.array([row["break"][k] for row in rows])
+        assert segmentation_metrics(labels, breaks, counts) == pytest.approx(rep["test"])

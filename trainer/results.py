@@ -51,6 +51,14 @@ class FitResult:
     device: str
     length_prior: dict | None = None  # decode.LengthPrior of the train split (--decode viterbi)
 
+    def breaks(self, r: RepeatResult, split: str) -> np.ndarray:
+        """Repeat r's 0/1 decision per gap of `split`, through its decoder (threshold or Viterbi)."""
+        from .decode import Decoder, LengthPrior
+
+        prior = LengthPrior.from_dict(self.length_prior) if self.length_prior else None
+        gs = self.sets[split]
+        return Decoder.from_dict(r.decoder, r.threshold).decide(r.probs[split], gs.doc_gap_counts, prior)
+
     def metrics(self) -> dict:
         """metrics.json."""
         return {

@@ -116,7 +116,8 @@ class PartialRun:
             if not (self.path / f"repeat-{r.repeat}.pt").is_file():
                 torch.save(r.state_dict, self.path / f"repeat-{r.repeat}.pt")
         for s in ("dev", "test"):
-            write_predictions(self.path / f"predictions-{s}.jsonl", result.sets[s], [r.probs[s] for r in result.repeats])
+            write_predictions(self.path / f"predictions-{s}.jsonl", result.sets[s], [r.probs[s] for r in result.repeats],
+                              [result.breaks(r, s) for r in result.repeats])
         (self.path / "metrics.json").write_text(json.dumps(result.metrics(), ensure_ascii=False, indent=2) + "\n",
                                                 encoding="utf-8")
         for f in self.path.glob("repeat-*.json"):
@@ -134,11 +135,12 @@ class PartialRun:
         return final
 
 
-def write_predictions(path: Path, gs, probs: list[np.ndarray]) -> None:
-    """predictions-<split>.jsonl: one line per gap, {"doc", "i", "label", "prob": [per repeat]}."""
+def write_predictions(path: Path, gs, probs: list[np.ndarray], breaks: list[np.ndarray]) -> None:
+    """predictions-<split>.jsonl: one line per gap,
+    {"doc", "i", "label", "prob": [per repeat], "break": [0/1 decision per repeat]}."""
     split = gs.split
     with path.open("w", encoding="utf-8") as fh:
         for g, s in enumerate(gs.sentence):
             rec = {"doc": split.docs[s], "i": split.index[s], "label": int(split.labels[s]),
-                   "prob": [float(p[g]) for p in probs]}
+                   "prob": [float(p[g]) for p in probs], "break": [int(b[g]) for b in breaks]}
             fh.write(json.dumps(rec, ensure_ascii=False) + "\n")
