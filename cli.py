@@ -126,11 +126,11 @@ def embed(
 def segment(
     inputs: List[str] = typer.Argument(..., help="Text files, folders of .txt files, or - for standard input, in any format `seg prep` reads; their own paragraph breaks are ignored (and are the reference of --evaluate)."),
     run: str = typer.Option(..., "--run", help="A run directory from `seg train`, or its name under --runs-dir; or the baselines rule (bracket rule) or texttiling (unsupervised)."),
-    threshold: Optional[float] = typer.Option(None, "--threshold", help="Break where the probability >= this. Default: the run's dev-selected threshold (the mean over repeats with --ensemble). texttiling: break where depth >= this instead of the --depth-cutoff rule."),
+    threshold: Optional[float] = typer.Option(None, "--threshold", help="Break where the probability >= this. Must lie in (0, 1). Default: the run's dev-selected threshold (with --ensemble: tuned on the mean dev probability of all repeats). texttiling: break where depth >= this instead of the --depth-cutoff rule."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Output file (one input) or directory (one <doc>.txt/.jsonl per input; used for several inputs, an existing directory or a path ending in /). Default: standard output."),
     format: str = typer.Option("text", "--format", help="text (one paragraph per line) or jsonl (one line per sentence: doc, i, text, prob, label = decision)."),
     indent: bool = typer.Option(False, "--indent", help="text: start each narrative paragraph (not opening with 「『（) with a full-width space. Default: off."),
-    ensemble: bool = typer.Option(False, "--ensemble", help="Average the probabilities of all repeats of the run (and their thresholds) instead of using the repeat with the best dev F1. Default: off."),
+    ensemble: bool = typer.Option(False, "--ensemble", help="Average the probabilities of all repeats of the run, with the threshold that maximises F1 of the averaged dev probabilities, instead of using the repeat with the best dev F1. Default: off."),
     evaluate: bool = typer.Option(False, "--evaluate", help="Print P/R/F1/bAcc/Pk/WindowDiff against the inputs' own paragraph breaks, per input and overall. Default: off."),
     input_format: str = typer.Option("auto", "--input-format", help="Input format: auto (detect), aozora, lines (one paragraph per line) or blank (blank line between paragraphs)."),
     window: int = typer.Option(2, "--window", help="texttiling: sentences in the block on each side of a gap (a trained run always uses its own L:R window)."),

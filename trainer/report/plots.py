@@ -15,7 +15,7 @@ import numpy as np
 from matplotlib import font_manager
 from matplotlib.figure import Figure
 
-from .collect import Predictions, RunInfo
+from .collect import Predictions, Run
 from .significance import doc_counts, f1_from_counts
 
 CJK_FILES = ("notosanscjk", "notoserifcjk", "notosansjp", "ipaexg", "ipag", "takao", "vl-gothic", "droidsansfallback",
@@ -68,7 +68,7 @@ def doc_label(doc: str, titles: dict[str, str]) -> str:
 
 # --- per run --------------------------------------------------------------------------
 
-def plot_training(run: RunInfo, path: Path) -> Optional[Path]:
+def plot_training(run: Run, path: Path) -> Optional[Path]:
     """Train/dev loss and dev F1 per epoch, one colour per repeat, best epoch starred."""
     reps = [r for r in run.repeats if r.get("epochs")]
     if not reps:
@@ -99,13 +99,13 @@ def plot_training(run: RunInfo, path: Path) -> Optional[Path]:
     return _save(fig, path)
 
 
-def plot_threshold(run: RunInfo, preds: Predictions, split: str, path: Path) -> Path:
+def plot_threshold(run: Run, preds: Predictions, split: str, path: Path) -> Path:
     """Precision-recall curve and F1 against threshold per repeat, the chosen threshold marked."""
     from sklearn.metrics import precision_recall_curve
 
     fig = _figure(10, 3.8)
     ax_pr, ax_t = fig.subplots(1, 2)
-    thr = run.thresholds() or [0.5] * preds.probs.shape[1]
+    thr = run.thresholds or [0.5] * preds.probs.shape[1]
     y = preds.labels
     for k in range(preds.probs.shape[1]):
         color = f"C{k % 10}"
@@ -135,10 +135,10 @@ def plot_threshold(run: RunInfo, preds: Predictions, split: str, path: Path) -> 
 
 # --- across runs ----------------------------------------------------------------------
 
-def doc_f1(run: RunInfo, preds: Predictions) -> dict[str, float]:
+def doc_f1(run: Run, preds: Predictions) -> dict[str, float]:
     """F1 per document, averaged over repeats, at each repeat's chosen threshold."""
     docs = list(preds.doc_slices())
-    counts = doc_counts(preds, run.thresholds() or [0.5] * preds.probs.shape[1], docs)
+    counts = doc_counts(preds, run.thresholds or [0.5] * preds.probs.shape[1], docs)
     return dict(zip(docs, f1_from_counts(counts).mean(1).tolist()))
 
 

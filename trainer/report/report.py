@@ -22,11 +22,11 @@ from pipeline.progress import progress
 
 from . import html as html_writer
 from . import markdown as md_writer
-from .collect import METRICS, RunInfo, find_runs
+from .collect import METRICS, Run, find_runs
 from .content import (Block, CompareBlock, Image, KeyValue, Notes, ReportContent, Section, SentenceLine,
                       SentencesBlock, TableBlock, Text)
 from .plots import cjk_font, doc_f1, plot_doc_f1, plot_threshold, plot_timeline, plot_training
-from .significance import Comparison, compare_all
+from .significance import REFERENCE_SPLIT, Comparison, compare_all, reference_run
 from .tables import Table, build_table, rich_table, run_settings
 
 SPLITS = ("test", "dev")
@@ -59,11 +59,6 @@ def _check(cfg: ReportConfig) -> None:
         raise SegError(f"resamples {cfg.resamples}: use at least 100 (1000+ for a stable interval)")
 
 
-def best_run(runs: list[RunInfo], split: str) -> Optional[RunInfo]:
-    have = [r for r in runs if r.complete and isinstance(r.summary(split).get("f1"), dict)]
-    return max(have, key=lambda r: float(r.summary(split)["f1"]["mean"])) if have else None
-
-
 def report(cfg: ReportConfig, out: Optional[Console] = None) -> Path:
     """Write the report of `cfg.runs` (or every run under `cfg.runs_dir`) and return its directory."""
     _check(cfg)
@@ -73,7 +68,7 @@ def report(cfg: ReportConfig, out: Optional[Console] = None) -> Path:
     runs = find_runs(cfg.runs, Path(cfg.runs_dir))
     other = "dev" if cfg.split == "test" else "test"
     tables = {s: build_table(runs, s, cfg.sort) for s in (cfg.split, other)}
-    best = best_run(runs, cfg.split)
+    best = reference_run(runs)     # chosen on dev, whatever split the comparisons are made on
     comparisons = compare_all(runs, best, cfg.split, cfg.resamples, cfg.seed) if best else []
 
     with atomic_dir(output, force=cfg.force) as tmp:
@@ -93,19 +88,22 @@ def report(cfg: ReportConfig, out: Optional[Console] = None) -> Path:
     for r in runs:
         for n in r.notes:
             console.print(f"[yellow]⚠ {r.name}: {n}[/]")
+    if best is not None and comparisons:
+        console.print(f"reference run (best mean {REFERENCE_SPLIT} F1): {best.name}; differences on {cfg.split}, "
+                      f"p-values Holm-adjusted over {len(comparisons)} comparison(s)")
     for c in comparisons:
         if c.lo is not None:
             verdict = c.note if c.holds_up is None else "holds up" if c.holds_up else "within noise"
-            console.print(f"{c.run} vs best {c.best}: ΔF1 {c.diff:+.3f}, 95% CI [{c.lo:+.3f}, {c.hi:+.3f}] over "
-                          f"{c.n_docs} documents ({verdict})")
+            console.print(f"{c.run} vs reference {c.best}: ΔF1 {c.diff:+.3f}, 95% CI [{c.lo:+.3f}, {c.hi:+.3f}] over "
+                          f"{c.n_docs} documents, Holm p {c.p_boot_holm:.3g} ({verdict})")
         elif c.diff is not None:
-            console.print(f"{c.run} vs best {c.best}: ΔF1 {c.diff:+.3f} ({c.note})")
+            console.print(f"{c.run} vs reference {c.best}: ΔF1 {c.diff:+.3f} ({c.note})")
     main = output / ("index.html" if cfg.format == "html" else "report.md")
     console.print(f"report written to [bold]{main}[/]")
     return output
 
 
-def summary_json(cfg: ReportConfig, runs: list[RunInfo], tables: dict[str, Table], comparisons: list[Comparison]) -> dict:
+def summary_json(cfg: ReportConfig, runs: list[Run], tables: dict[str, Table], comparisons: list[Comparison]) -> dict:
     def row(r):
         return {"name": r.name, "kind": r.kind, "settings": r.settings, "repeats": r.repeats, "note": r.note,
                 "best": sorted(r.best), "beats": sorted(r.beats),
@@ -113,12 +111,14 @@ def summary_json(cfg: ReportConfig, runs: list[RunInfo], tables: dict[str, Table
     return {"config": asdict(cfg), "runs": [{"name": r.name, "path": str(r.path), "complete": r.complete, "notes": r.notes}
                                            for r in runs],
             "tables": {s: {"columns": t.columns, "rows": [row(r) for r in t.rows]} for s, t in tables.items()},
-            "comparisons": [asdict(c) for c in comparisons]}
+            "reference": {"run": comparisons[0].best if comparisons else None, "chosen_on": REFERENCE_SPLIT,
+                          "by": "highest mean F1", "correction": "Holm"},
+            "comparisons": [asdict(c) | {"holds_up": c.holds_up} for c in comparisons]}
 
 
 # --- content --------------------------------------------------------------------------
 
-def _titles(runs: list[RunInfo]) -> dict[str, dict]:
+def _titles(runs: list[Run]) -> dict[str, dict]:
     from pipeline.dataset import load_documents
 
     out: dict[str, dict] = {}
@@ -136,7 +136,7 @@ def _titles(runs: list[RunInfo]) -> dict[str, dict]:
     return out
 
 
-def build_content(cfg: ReportConfig, runs: list[RunInfo], tables: dict[str, Table], best: Optional[RunInfo],
+def build_content(cfg: ReportConfig, runs: list[Run], tables: dict[str, Table], best: Optional[Run],
                   comparisons: list[Comparison], img_dir: Path) -> ReportContent:
     split = cfg.split
     order = {row.name: k for k, row in enumerate(tables[split].rows)}
@@ -159,7 +159,7 @@ def build_content(cfg: ReportConfig, runs: list[RunInfo], tables: dict[str, Tabl
 
     if best is not None:
         content.sections.append(Section("Does the difference hold up?",
-                                        [CompareBlock(comparisons, split, best.name)]))
+                                        [CompareBlock(comparisons, split, best.name, REFERENCE_SPLIT)]))
 
     # plots: a list of jobs, run under one progress bar
     jobs: list[tuple[str, Callable[[], list[Block]]]] = []
@@ -231,27 +231,27 @@ def _safe(name: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
 
 
-def _settings_rows(r: RunInfo) -> list[tuple[str, str]]:
+def _settings_rows(r: Run) -> list[tuple[str, str]]:
     rows = [("path", str(r.path)), ("dataset", str(r.dataset or "?"))]
     rows += [(k, v) for k, v in run_settings(r).items() if k not in ("dataset", "name", "output", "force", "threads")]
     if r.repeats:
-        rows.append(("thresholds (chosen on dev)", ", ".join(f"{t:.3f}" for t in r.thresholds())))
+        rows.append(("thresholds (chosen on dev)", ", ".join(f"{t:.3f}" for t in r.thresholds)))
         rows.append(("best epochs", ", ".join(str(x.get("best_epoch", "?")) for x in r.repeats)))
     if r.config.get("seg_version"):
         rows.append(("seg version", str(r.config["seg_version"])))
     return rows
 
 
-def _repeat_preds(r: RunInfo, split: str) -> tuple[np.ndarray, np.ndarray]:
+def _repeat_preds(r: Run, split: str) -> tuple[np.ndarray, np.ndarray]:
     """(0/1 predictions, probabilities) of the run's best repeat (by dev F1) at its threshold."""
     p = r.predictions(split)
-    k = r.best_repeat("dev")
-    thr = r.thresholds()
+    k = r.best_repeat
+    thr = r.thresholds
     t = thr[k] if k < len(thr) else 0.5
     return p.probs[:, k] >= t, p.probs[:, k]
 
 
-def document_view(cfg: ReportConfig, runs: list[RunInfo], best: Optional[RunInfo], titles: dict[str, str],
+def document_view(cfg: ReportConfig, runs: list[Run], best: Optional[Run], titles: dict[str, str],
                   img_dir: Path) -> list[Block]:
     """A strip of one document's true and predicted breaks for every run, and (HTML) its sentences."""
     split = cfg.split
@@ -292,7 +292,7 @@ def document_view(cfg: ReportConfig, runs: list[RunInfo], best: Optional[RunInfo
     return blocks
 
 
-def _doc_texts(run: RunInfo, split: str, doc: str) -> Optional[list[tuple[int, str]]]:
+def _doc_texts(run: Run, split: str, doc: str) -> Optional[list[tuple[int, str]]]:
     from pipeline.dataset import load_split
 
     if run.dataset is None:
@@ -304,7 +304,7 @@ def _doc_texts(run: RunInfo, split: str, doc: str) -> Optional[list[tuple[int, s
     return [(i, t) for d, i, t in zip(s.docs, s.index, s.texts) if d == doc]
 
 
-def attention_section(run: RunInfo, split: str, path: Path) -> list[Block]:
+def attention_section(run: Run, split: str, path: Path) -> list[Block]:
     from .attention import attention_blocks
 
     try:
