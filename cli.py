@@ -178,7 +178,7 @@ def train(
     heads: int = typer.Option(4, "--heads", help="transformer/attmem: attention heads (must divide --hidden)."),
     memory_size: int = typer.Option(0, "--memory-size", help="attmem: learned memory slots attended beside the window; 0 = none."),
     pooling: str = typer.Option("auto", "--pooling", help="transformer read-out: cls, sep (the boundary token) or mean; pool: mean or max. auto = cls for transformer, mean for pool."),
-    device: str = typer.Option("auto", "--device", help="auto (cuda when available), cpu or cuda."),
+    device: str = typer.Option("auto", "--device", help="auto (cuda when available), cpu, cuda or cuda:N."),
     threads: int = typer.Option(0, "--threads", help="CPU threads for torch. 0 = one thread on a machine of 2 cores or fewer (shared cores make more threads slower), else torch's default."),
     name: Optional[str] = typer.Option(None, "--name", help="Run directory name under --output. Default: <model>-w<L>x<R>-<loss>-<yyyymmdd-HHMMSS> (with -2, -3... if taken)."),
     output: Path = typer.Option(Path("runs"), "--output", "-o", help="Directory holding the runs."),

@@ -177,3 +177,39 @@ def test_unfinished_run_and_pickled_checkpoint_are_refused(trained, tmp_path):
     (half / "metrics.json").unlink()
     res = runner.invoke(app, ["segment", str(MELOS), "--run", str(half)])
     assert res.exit_code == 1 and "metrics.json" in res.stderr
+
+
+def _one_error_line(res) -> str:
+    assert res.exit_code == 1, res.output
+    lines = [l for l in res.output.strip().splitlines() if l.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: ") and "Traceback" not in res.output, res.output
+    return lines[0]
+
+
+@pytest.mark.parametrize("content", ["[]", '"x"', "3", "null"])
+def test_run_config_that_is_json_but_not_an_object_is_one_line(trained, tmp_path, content):
+    bad = tmp_path / "runs" / "notobj"
+    shutil.copytree(trained["run"], bad)
+    (bad / "config.json").write_text(content, encoding="utf-8")
+    msg = _one_error_line(runner.invoke(app, ["segment", str(MELOS), "--run", str(bad)]))
+    assert "config.json" in msg and "not a JSON object" in msg
+
+
+@pytest.mark.parametrize("damage", ["random", "truncated", "empty"])
+def test_damaged_weights_name_the_file_and_never_advise_weights_only_false(trained, tmp_path, damage):
+    bad = tmp_path / "runs" / "damaged"
+    shutil.copytree(trained["run"], bad)
+    run = load_run(bad)
+    f = bad / f"repeat-{run.repeats[run.best_repeat]['repeat']}.pt"
+    data = f.read_bytes()
+    f.write_bytes({"random": np.random.default_rng(0).bytes(4096), "truncated": data[: len(data) // 2],
+                   "empty": b""}[damage])
+    msg = _one_error_line(runner.invoke(app, ["segment", str(MELOS), "--run", str(bad)]))
+    assert str(f) in msg and "retrain" in msg
+    assert "weights_only" not in msg and "Unpickler" not in msg
+
+
+@pytest.mark.parametrize("value", ["2", "-1", "0", "1", "nan"])
+def test_threshold_outside_0_1_is_refused(trained, value):
+    msg = _one_error_line(runner.invoke(app, ["segment", str(MELOS), "--run", str(trained["run"]), "--threshold", value]))
+    assert "--threshold" in msg and "between 0 and 1" in msg

@@ -40,7 +40,7 @@ class TrainConfig:
     heads: int = 4                   # attention heads (transformer, attmem)
     memory_size: int = 0             # attmem: learned memory slots (0 = none)
     pooling: str = "auto"            # transformer: cls|sep|mean (auto = cls); pool: mean|max (auto = mean)
-    device: str = "auto"             # auto | cpu | cuda
+    device: str = "auto"             # auto | cpu | cuda | cuda:N
     threads: int = 0                 # torch CPU threads (0 = 1 on a <= 2-core machine, else torch's default)
     name: str | None = None          # run directory name under output; None = <model>-w<L>x<R>-<loss>-<time>
     output: str = "runs"

@@ -166,7 +166,7 @@ class Run:
         model = from_spec(self.spec)
         try:
             state = torch.load(f, map_location="cpu", weights_only=True)
-        except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, AttributeError, TypeError,
+        except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, ValueError, AttributeError, TypeError,
                 UnicodeDecodeError, KeyError, IndexError) as e:
             # never repeat torch's own advice here: loading with weights_only=False would run
             # whatever code a foreign file carries

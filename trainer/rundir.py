@@ -45,11 +45,23 @@ def resume_key(config: dict) -> dict:
             "embedding_fingerprint": (config.get("embedding") or {}).get("fingerprint")}
 
 
+def differing_settings(old: dict | None, new: dict) -> str:
+    """'--model pool -> bilstm, --epochs 4 -> 6' between two run configs (what resume_key compares)."""
+    if not isinstance(old, dict) or not isinstance(old.get("train"), dict):
+        return "its config.json is unreadable"
+    a, b = resume_key(old), resume_key(new)
+    out = [f"--{k.replace('_', '-')} {a['train'].get(k)} -> {b['train'].get(k)}"
+           for k in sorted(set(a["train"]) | set(b["train"])) if a["train"].get(k) != b["train"].get(k)]
+    out += [f"{k.replace('_', ' ')} changed" for k in ("dataset_fingerprint", "embedding_fingerprint") if a[k] != b[k]]
+    return ", ".join(out) or "unknown"
+
+
 def _read_config(d: Path) -> dict | None:
     try:
-        return json.loads((d / "config.json").read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
+        obj = json.loads((d / "config.json").read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError):
         return None
+    return obj if isinstance(obj, dict) and isinstance(obj.get("train"), dict) else None
 
 
 class PartialRun:
@@ -60,7 +72,9 @@ class PartialRun:
     @classmethod
     def open(cls, output: Path, name: str | None, config: dict) -> "PartialRun":
         """The partial run to continue (same name, or for no --name the newest matching one),
-        else a fresh one; a partial run under the same name with other options is discarded."""
+        else a fresh one. A partial run under the same name with other options is replaced only
+        with --force (config["train"]["force"]) when it holds finished repeats: without it the
+        command is refused, naming the settings that differ."""
         output = Path(output)
         key = resume_key(config)
         if name:
@@ -68,6 +82,12 @@ class PartialRun:
             if p.path.is_dir():
                 old = _read_config(p.path)
                 if old is None or resume_key(old) != key:
+                    finished = sorted(p.path.glob("repeat-*.json"))
+                    if finished and not config["train"].get("force"):
+                        raise SegError(f"{p.path} holds {len(finished)} finished repeat(s) of an interrupted run "
+                                       f"--name {name} trained with other settings ({differing_settings(old, config)}); "
+                                       f"re-run with those settings to resume it, pass --force to discard it, "
+                                       f"or choose another --name")
                     shutil.rmtree(p.path)
             return p.start()
         found = []

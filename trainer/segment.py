@@ -197,10 +197,11 @@ def run_model(docs: list[Document], run_dir: Path, cfg: SegmentConfig) -> tuple[
     manifest = run.config.get("embedding")
     if not isinstance(manifest, dict) or "fingerprint" not in manifest:
         raise SegError(f"{run_dir}/config.json has no embedding manifest; retrain the run with `seg train`")
+    chosen = list(range(len(run.repeats))) if cfg.ensemble else [run.best_repeat]
+    models = [run.build_model(k) for k in chosen]          # a damaged run fails before any encoding
+    threshold = run.ensemble_threshold if cfg.ensemble else run.thresholds[chosen[0]]
     texts, spans = _flatten(docs)
     vectors = run.inputs(encode_texts(texts, manifest, cache_dir=Path(cfg.cache) if cfg.cache else None), texts)
-    chosen = list(range(len(run.repeats))) if cfg.ensemble else [run.best_repeat]
-    models = [run.build_model(k) for k in chosen]
     gap_probs = []
     with progress() as bar:
         task = bar.add_task("predict", total=len(texts) * len(models), unit="sent")
@@ -209,7 +210,6 @@ def run_model(docs: list[Document], run_dir: Path, cfg: SegmentConfig) -> tuple[
             bar.advance(task, len(texts))
     probs = np.full(len(texts), np.nan)
     probs[gap_sentences(spans)] = np.mean(gap_probs, axis=0)
-    threshold = run.ensemble_threshold if cfg.ensemble else run.thresholds[chosen[0]]
     reps = [run.repeats[k]["repeat"] for k in chosen]
     desc = (f"run {run_dir} (ensemble of repeats {', '.join(map(str, reps))})" if cfg.ensemble
             else f"run {run_dir} (repeat {reps[0]}, best dev F1)")
@@ -371,8 +371,15 @@ def check_config(cfg: SegmentConfig) -> None:
         raise SegError(f"--input-format {cfg.input_format!r}: use one of {', '.join(FORMATS)}")
     if cfg.window < 1:
         raise SegError(f"--window {cfg.window}: give a block size of at least 1 sentence")
-    if cfg.threshold is not None and not np.isfinite(cfg.threshold):
-        raise SegError(f"--threshold {cfg.threshold}: give a number")
+    if cfg.threshold is not None:
+        if cfg.run == "texttiling":
+            if not (np.isfinite(cfg.threshold) and cfg.threshold >= 0):
+                raise SegError(f"--threshold {cfg.threshold}: texttiling's threshold is a depth score; give a number >= 0")
+        elif cfg.run == "rule":
+            raise SegError("--threshold does not apply to --run rule (its decisions are 0 or 1); leave it out")
+        elif not 0 < cfg.threshold < 1:
+            raise SegError(f"--threshold {cfg.threshold}: a break probability cut-off must lie strictly between 0 and 1 "
+                           f"(e.g. 0.5); leave it out to use the run's threshold chosen on dev")
     if cfg.ensemble and cfg.run in BASELINES:
         raise SegError(f"--ensemble applies to trained runs, not to --run {cfg.run}")
 
