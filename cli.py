@@ -6,11 +6,13 @@
     seg report   runs -> tables and plots (HTML/MD)      trainer/report.py
     seg segment  new text + a run -> paragraphs          trainer/segment.py
 
-Errors from the library (SegError) become one red line and exit code 1, here and only here.
+Errors from the library (SegError) and operating-system errors that carry an errno (disk
+full, read-only location) become one red line and exit code 1, here and only here.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
 from functools import wraps
@@ -39,8 +41,29 @@ def cache_root() -> Path:
     return Path(os.environ.get("SEG_CACHE", "cache"))
 
 
+# what to do about an operating-system error, by errno (os_error_line)
+OS_ERROR_HINTS = {
+    errno.ENOSPC: "free some space (finished work is kept) or choose another output location",
+    errno.EDQUOT: "free some space within your quota or choose another output location",
+    errno.EROFS: "the location is read-only; choose a writable output location",
+    errno.EACCES: "no permission; choose a writable output location",
+    errno.EPERM: "not permitted; choose a writable output location",
+    errno.EFBIG: "the file grew too large for this file system; choose another output location",
+}
+
+
+def os_error_line(e: OSError) -> str:
+    """One line for an OSError from the environment: the path, what happened (errno), the fix."""
+    code = errno.errorcode.get(e.errno, str(e.errno))
+    where = f"{e.filename}: " if e.filename is not None else ""
+    hint = OS_ERROR_HINTS.get(e.errno, "check the path and the disk, then re-run")
+    return f"{where}{e.strerror or os.strerror(e.errno)} ({code}); {hint}"
+
+
 def clean_errors(fn):
-    """Turn SegError (and Ctrl-C) into a one-line message and a non-zero exit."""
+    """Turn SegError, an OSError of the environment (disk full, read-only location: one that
+    carries an errno) and Ctrl-C into a one-line message and a non-zero exit. Anything else is
+    a bug and keeps its traceback (in the manner of spaCy's cli/_util)."""
 
     @wraps(fn)
     def wrapper(*args, **kwargs):
@@ -48,6 +71,11 @@ def clean_errors(fn):
             return fn(*args, **kwargs)
         except SegError as e:
             typer.secho(f"error: {e}", fg=typer.colors.RED, err=True)
+            raise typer.Exit(1)
+        except OSError as e:
+            if e.errno is None:
+                raise
+            typer.secho(f"error: {os_error_line(e)}", fg=typer.colors.RED, err=True)
             raise typer.Exit(1)
         except KeyboardInterrupt:
             typer.secho("interrupted; finished work is kept, re-run the command to resume", fg=typer.colors.YELLOW, err=True)

@@ -39,6 +39,7 @@ atomically and never overwritten without --force.
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from dataclasses import dataclass, field
@@ -362,6 +363,27 @@ def plan_outputs(docs: list[Document], output: str | None, fmt: str, force: bool
     return paths
 
 
+def write_stdout(text: str, stream=None) -> None:
+    """Write the result to standard output. A failed write (`> /dev/full`, a closed pipe) is an
+    OSError naming standard output; fd 1 is then pointed at /dev/null so that Python's own flush
+    at exit does not add a second error."""
+    stream = stream if stream is not None else sys.stdout
+    try:
+        stream.write(text)
+        stream.flush()
+    except OSError as e:
+        if stream is sys.stdout:
+            try:
+                devnull = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(devnull, sys.stdout.fileno())
+                os.close(devnull)
+            except (OSError, ValueError, AttributeError):   # not a real file descriptor (tests)
+                pass
+        if e.errno is None:
+            raise
+        raise OSError(e.errno, e.strerror or os.strerror(e.errno), "standard output") from None
+
+
 # ----------------------------------------------------------------------------- the step
 
 def check_config(cfg: SegmentConfig) -> None:
@@ -419,10 +441,8 @@ def segment(cfg: SegmentConfig, cache_root: Path = Path("cache"), stdin=None, st
 
     render = (lambda r: render_text(r, cfg.indent)) if cfg.format == "text" else render_jsonl
     if paths is None:
-        stream = stdout if stdout is not None else sys.stdout
         sep = "\n" if cfg.format == "text" else ""
-        stream.write(sep.join(render(r) for r in results))
-        stream.flush()
+        write_stdout(sep.join(render(r) for r in results), stdout)
     else:
         for r, p in zip(results, paths):
             write_text_atomic(p, render(r))

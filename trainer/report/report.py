@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import tempfile
 import time
@@ -71,15 +72,23 @@ def report(cfg: ReportConfig, out: Optional[Console] = None) -> Path:
     best = reference_run(runs)     # chosen on dev, whatever split the comparisons are made on
     comparisons = compare_all(runs, best, cfg.split, cfg.resamples, cfg.seed) if best else []
 
-    with atomic_dir(output, force=cfg.force) as tmp:
-        with tempfile.TemporaryDirectory(prefix="seg-report-") as scratch:
-            img_dir = tmp if cfg.format == "md" else Path(scratch)
-            content = build_content(cfg, runs, tables, best, comparisons, img_dir)
-            if cfg.format == "html":
-                write_text_atomic(tmp / "index.html", html_writer.render(content))
-            else:
-                write_text_atomic(tmp / "report.md", md_writer.render(content, tmp))
-        write_json_atomic(tmp / "report.json", summary_json(cfg, runs, tables, comparisons))
+    # a failed write (disk full, read-only location) is reported against the report directory
+    # the user asked for; atomic_dir has removed the half-built temporary one, nothing is left
+    try:
+        with atomic_dir(output, force=cfg.force) as tmp:
+            with tempfile.TemporaryDirectory(prefix="seg-report-") as scratch:
+                img_dir = tmp if cfg.format == "md" else Path(scratch)
+                content = build_content(cfg, runs, tables, best, comparisons, img_dir)
+                if cfg.format == "html":
+                    write_text_atomic(tmp / "index.html", html_writer.render(content))
+                else:
+                    write_text_atomic(tmp / "report.md", md_writer.render(content, tmp))
+            write_json_atomic(tmp / "report.json", summary_json(cfg, runs, tables, comparisons))
+    except OSError as e:
+        tmp_prefix = str(output.parent / f".{output.name}.tmp-")
+        if e.errno is None or not (e.filename is None or str(e.filename).startswith(tmp_prefix)):
+            raise                  # names its own file (e.g. the output's parent, read-only)
+        raise OSError(e.errno, e.strerror or os.strerror(e.errno), str(output)) from None
 
     console = out or Console(width=None if sys.stdout.isatty() else 220)
     for s in (cfg.split, other):
