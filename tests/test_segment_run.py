@@ -213,3 +213,25 @@ def test_damaged_weights_name_the_file_and_never_advise_weights_only_false(train
 def test_threshold_outside_0_1_is_refused(trained, value):
     msg = _one_error_line(runner.invoke(app, ["segment", str(MELOS), "--run", str(trained["run"]), "--threshold", value]))
     assert "--threshold" in msg and "between 0 and 1" in msg
+
+
+def test_every_segmenter_returns_the_same_shape(trained):
+    """A trained run, the rule and texttiling all return a Segmentation over the same sentences,
+    with a decision of 1 at each input's first sentence and a score (nan there) per sentence."""
+    from trainer.segment import Segmentation, read_inputs, run_model, run_rule, run_texttiling
+
+    docs = read_inputs([str(MELOS), str(SANGETSUKI)])
+    n = sum(len(d.sentences) for d in docs)
+    starts = [0, len(docs[0].sentences)]
+    cfg = SegmentConfig(inputs=[], run="texttiling", encoder="wiki2vec", dataset=str(trained["dataset"]))
+    outs = [run_model(docs, trained["run"], SegmentConfig()), run_rule(docs),
+            run_texttiling(docs, cfg, trained["root"])]
+    for seg in outs:
+        assert isinstance(seg, Segmentation) and seg.description
+        assert seg.probs.shape == seg.decisions.shape == (n,) and seg.decisions.dtype == np.int64
+        assert set(np.unique(seg.decisions)) <= {0, 1} and all(seg.decisions[s] == 1 for s in starts)
+        assert np.isnan(seg.probs[starts]).all() and not np.isnan(np.delete(seg.probs, starts)).any()
+    model, rule, _ = outs
+    assert model.threshold == load_run(trained["run"]).thresholds[load_run(trained["run"]).best_repeat]
+    assert (model.decisions[1:] == (model.probs[1:] >= model.threshold))[np.arange(1, n) != starts[1]].all()
+    assert rule.threshold is None and np.array_equal(np.delete(rule.decisions, starts), np.delete(rule.probs, starts))

@@ -54,34 +54,39 @@ from pipeline.fsutil import read_json, write_text_atomic
 from pipeline.progress import console, progress
 from pipeline.reader import decode
 
+from .features import OPENERS
 from .metrics import METRICS, segmentation_metrics
+from .settings import SegmentConfig
 from .texttiling import TextTilingConfig, texttiling
 
 BASELINES = ("rule", "texttiling")
 OUTPUT_FORMATS = ("text", "jsonl")
-DIALOGUE_OPENERS = ("「", "『", "（")
+# --indent leaves dialogue (the one definition of its brackets, features.OPENERS) and
+# parenthesised inner speech unindented, as Japanese typesetting does
+DIALOGUE_OPENERS = (*OPENERS, "（")
 INDENT = "\u3000"
 STDIN = "-"
 
 
 @dataclass
-class SegmentConfig:
-    inputs: list[str] = field(default_factory=list)   # files, directories of .txt, or "-" (stdin)
-    run: str = ""                        # run dir path or name under runs_dir; or rule | texttiling
-    threshold: float | None = None       # override the run's threshold (texttiling: the depth cut-off value)
-    output: str | None = None            # None = stdout; a file (one input) or a directory
-    format: str = "text"                 # text | jsonl
-    indent: bool = False                 # text: full-width space before narrative paragraphs
-    ensemble: bool = False               # all repeats: mean probability, threshold tuned on the mean dev probability
-    evaluate: bool = False               # score against the inputs' own breaks
-    input_format: str = "auto"           # auto | aozora | lines | blank (as seg prep --format)
-    window: int = 2                      # texttiling: block size in sentences on each side of a gap
-    depth_cutoff: float = 0.5            # texttiling: break where depth > mean - C * std
-    encoder: str = "e5"                  # texttiling: encoder of the sentence vectors
-    dataset: str | None = None           # texttiling: take the encoder manifest of this dataset
-    cache: str | None = None             # vector cache directory; None = the manifest's / <cache root>/vectors
-    runs_dir: str = "runs"
-    force: bool = False                  # overwrite existing output files
+class Segmentation:
+    """What every segmenter (trained run, rule, texttiling) returns for the flattened inputs."""
+
+    probs: np.ndarray          # (n,) score of the gap before each sentence: probability, rule 0/1 or
+                               # texttiling depth; nan at the first sentence of each input
+    decisions: np.ndarray      # (n,) int 0/1: the sentence starts a paragraph (1 at each input's start)
+    threshold: float | None    # the cut applied to probs (None: rule, texttiling's own cut-off)
+    description: str
+
+    @classmethod
+    def cut(cls, probs: np.ndarray, spans: list[tuple[int, int]], threshold: float | None,
+            decisions: np.ndarray | None, description: str) -> "Segmentation":
+        """decisions = probs >= threshold unless given; 1 at every input's first sentence."""
+        dec = (probs >= threshold) if decisions is None else decisions
+        dec = np.asarray(np.nan_to_num(dec, nan=1.0), dtype=np.int64).copy()
+        for s, _ in spans:
+            dec[s] = 1
+        return cls(probs, dec, threshold, description)
 
 
 @dataclass
@@ -187,8 +192,8 @@ def _flatten(docs: list[Document]) -> tuple[list[str], list[tuple[int, int]]]:
     return texts, spans
 
 
-def run_model(docs: list[Document], run_dir: Path, cfg: SegmentConfig) -> tuple[np.ndarray, float, str]:
-    """(probability per sentence, threshold, description) from a trained run."""
+def run_model(docs: list[Document], run_dir: Path, cfg: SegmentConfig) -> Segmentation:
+    """A trained run's probabilities, cut at its dev threshold (or --threshold)."""
     from pipeline.vectors import encode_texts
 
     from .predict import gap_sentences, predict_probs
@@ -214,10 +219,13 @@ def run_model(docs: list[Document], run_dir: Path, cfg: SegmentConfig) -> tuple[
     reps = [run.repeats[k]["repeat"] for k in chosen]
     desc = (f"run {run_dir} (ensemble of repeats {', '.join(map(str, reps))})" if cfg.ensemble
             else f"run {run_dir} (repeat {reps[0]}, best dev F1)")
-    return probs, threshold, desc
+    if cfg.threshold is not None:
+        threshold = cfg.threshold
+    return Segmentation.cut(probs, spans, threshold, None, desc)
 
 
-def run_rule(docs: list[Document]) -> np.ndarray:
+def run_rule(docs: list[Document]) -> Segmentation:
+    """The bracket rule: probs are its 0/1 decisions."""
     from .baselines import rule_predictions
     from .predict import gap_sentences
 
@@ -225,7 +233,7 @@ def run_rule(docs: list[Document]) -> np.ndarray:
     gaps = gap_sentences(spans)
     probs = np.full(len(texts), np.nan)
     probs[gaps] = rule_predictions(texts, gaps)
-    return probs
+    return Segmentation.cut(probs, spans, None, probs, "rule (bracket rule)")
 
 
 def texttiling_manifest(cfg: SegmentConfig, cache_root: Path) -> dict:
@@ -264,7 +272,8 @@ def texttiling_manifest(cfg: SegmentConfig, cache_root: Path) -> dict:
             "cache": str(cache_dir), "config": asdict(ecfg)}
 
 
-def run_texttiling(docs: list[Document], cfg: SegmentConfig, cache_root: Path) -> tuple[np.ndarray, np.ndarray, str]:
+def run_texttiling(docs: list[Document], cfg: SegmentConfig, cache_root: Path) -> Segmentation:
+    """TextTiling depth scores; breaks by Hearst's cut-off, or depth >= --threshold."""
     from pipeline.vectors import encode_texts
 
     manifest = texttiling_manifest(cfg, cache_root)
@@ -279,7 +288,7 @@ def run_texttiling(docs: list[Document], cfg: SegmentConfig, cache_root: Path) -
             decisions[s + 1:e] = depth[s + 1:e] >= cfg.threshold
     desc = (f"texttiling ({manifest.get('encoder')} {manifest['fingerprint']}, window {cfg.window}, "
             + (f"depth >= {cfg.threshold})" if cfg.threshold is not None else f"depth > mean - {cfg.depth_cutoff} std)"))
-    return depth, decisions, desc
+    return Segmentation.cut(depth, spans, cfg.threshold, decisions, desc)
 
 
 # ----------------------------------------------------------------------------- evaluation
@@ -414,17 +423,13 @@ def segment(cfg: SegmentConfig, cache_root: Path = Path("cache"), stdin=None, st
     paths = plan_outputs(docs, cfg.output, cfg.format, cfg.force)
     n = sum(len(d.sentences) for d in docs)
     t0 = time.perf_counter()
-    threshold = cfg.threshold
     if cfg.run == "rule":
-        probs = run_rule(docs)
-        decisions = np.nan_to_num(probs, nan=1.0).astype(np.int64)
-        desc = "rule (bracket rule)"
+        seg = run_rule(docs)
     elif cfg.run == "texttiling":
-        probs, decisions, desc = run_texttiling(docs, cfg, cache_root)
+        seg = run_texttiling(docs, cfg, cache_root)
     else:
-        probs, run_threshold, desc = run_model(docs, run_dir, cfg)
-        threshold = run_threshold if cfg.threshold is None else cfg.threshold
-        decisions = np.where(np.isnan(probs), 1, probs >= threshold).astype(np.int64)
+        seg = run_model(docs, run_dir, cfg)
+    probs, decisions, threshold, desc = seg.probs, seg.decisions, seg.threshold, seg.description
     seconds = time.perf_counter() - t0
     results: list[DocResult] = []
     start = 0

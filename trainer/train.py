@@ -51,11 +51,11 @@ from .features import parse_features
 from .losses import GapLoss
 from .metrics import METRICS, best_threshold, segmentation_metrics
 from .models import from_spec, model_spec
+from .predict import indexed_logits
 from .results import FitResult, RepeatResult
 from .rundir import PartialRun
 from .windows import gap_windows, padded, parse_window
 
-EVAL_BATCH = 4096
 
 
 # ----------------------------------------------------------------------------- set-up
@@ -167,12 +167,8 @@ def make_gapset(split: SplitData, left: int, right: int, device: torch.device) -
 
 @torch.no_grad()
 def score(model: torch.nn.Module, gs: GapSet, loss_fn: Callable | None = None) -> tuple[np.ndarray, float]:
-    """(probabilities per gap, mean loss) with the model in eval mode, in large batches."""
-    model.eval()
-    logits = []
-    for b in range(0, len(gs), EVAL_BATCH):
-        logits.append(model.forward_indexed(gs.vectors, gs.index[b:b + EVAL_BATCH]))
-    z = torch.cat(logits)
+    """(probabilities per gap, mean loss) with the model in eval mode (predict.indexed_logits)."""
+    z = indexed_logits(model, gs.vectors, gs.index)
     loss = float(loss_fn(z, gs.targets)) if loss_fn is not None else float("nan")
     return torch.sigmoid(z).double().cpu().numpy(), loss
 

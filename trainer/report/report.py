@@ -29,24 +29,11 @@ from .content import (Block, CompareBlock, Image, KeyValue, Notes, ReportContent
 from .plots import cjk_font, doc_f1, plot_doc_f1, plot_threshold, plot_timeline, plot_training
 from .significance import REFERENCE_SPLIT, Comparison, compare_all, reference_run
 from .tables import Table, build_table, rich_table, run_settings
+from ..settings import ReportConfig
 
 SPLITS = ("test", "dev")
 FORMATS = ("html", "md")
 ATTENTION_MODELS = ("transformer", "attmem")
-
-
-@dataclass
-class ReportConfig:
-    runs: list[str] = field(default_factory=list)   # run directories or names under runs_dir; empty = all
-    runs_dir: str = "runs"
-    split: str = "test"                              # split of the plots and the significance figures
-    sort: str = "f1"                                 # metric the table rows are sorted by
-    output: str = "report"
-    format: str = "html"                             # html (one self-contained page) | md (+ PNGs beside it)
-    force: bool = False
-    resamples: int = 2000                            # bootstrap resamples of documents
-    seed: int = 0                                    # bootstrap seed
-    max_sentences: int = 150                         # sentences shown in the document view
 
 
 def _check(cfg: ReportConfig) -> None:
