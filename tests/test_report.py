@@ -159,8 +159,8 @@ def test_report_html_and_md_show_the_numbers_and_every_plot(runs_dir, tmp_path):
     page = (out / "index.html").read_text(encoding="utf-8")
     assert list(p.name for p in out.iterdir()) and not list(out.glob("*.png"))   # self-contained
     imgs = re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', page)
-    # per document, timeline, 3 x (training + threshold): attmem has no weights here -> no heatmap
-    assert len(imgs) == 8
+    # per document, timeline, gap types, 3 x (training + threshold): attmem has no weights here -> no heatmap
+    assert len(imgs) == 9
     import base64
     for b in imgs:
         raw = base64.b64decode(b)
@@ -175,7 +175,7 @@ def test_report_html_and_md_show_the_numbers_and_every_plot(runs_dir, tmp_path):
     out = report(cfg)
     md = (out / "report.md").read_text(encoding="utf-8")
     linked = re.findall(r"!\[[^\]]*\]\(([^)]+\.png)\)", md)
-    assert len(linked) == 8
+    assert len(linked) == 9
     for name in linked:
         assert (out / name).stat().st_size > 5000
     assert f"{m['summary']['dev']['f1']['mean']:.3f}" in md
@@ -343,3 +343,56 @@ def test_no_runs_is_one_clear_line(tmp_path):
     assert r.exit_code == 1 and len(r.output.strip().splitlines()) == 1 and "seg train" in r.output
     with pytest.raises(SegError, match="--split"):
         report(ReportConfig(split="train"))
+
+
+# ----------------------------------------------------------------------------- error analysis by gap type
+
+def test_error_analysis_by_gap_type_for_every_run_and_both_baselines(runs_dir, small_dataset, tmp_path):
+    from sklearn.metrics import precision_recall_fscore_support
+
+    from trainer.baselines import rule_predictions
+    from trainer.report.gaptypes import GAP_TYPES
+
+    out = report(ReportConfig(runs_dir=str(runs_dir), output=str(tmp_path / "rep"), format="md", resamples=200))
+    js = json.loads((out / "report.json").read_text(encoding="utf-8"))["gap_types"]
+    assert js["split"] == "test" and set(js["systems"]) == {"pool-good", "attmem-focal", "pool-w1", "rule", "everywhere"}
+
+    # recompute independently from the dataset's sentences: type of each gap, then P/R/F1 per type
+    s = load_split(small_dataset, "test")
+    opens = [t.lstrip(" \u3000\t")[:1] in ("「", "『") for t in s.texts]
+    gaps = [k for k, i in enumerate(s.index) if i > 0]
+    kind = {k: ("dialogue" if opens[k - 1] else "narration") + "→" + ("dialogue" if opens[k] else "narration") for k in gaps}
+    assert {kind[k] for k in gaps} == set(GAP_TYPES)         # the small dataset has all four
+    pos = {(d, i): k for k, (d, i) in enumerate(zip(s.docs, s.index))}
+
+    def expect(pred_by_sentence: dict[int, int]) -> dict:
+        res = {}
+        for t in GAP_TYPES:
+            ks = [k for k in gaps if kind[k] == t]
+            y = [s.labels[k] for k in ks]
+            p, r, f, _ = precision_recall_fscore_support(y, [pred_by_sentence[k] for k in ks], average="binary",
+                                                         zero_division=0)
+            res[t] = {"gaps": len(ks), "breaks": sum(y), "precision": p, "recall": r, "f1": f}
+        return res
+
+    run = read_run(runs_dir / "attmem-focal")
+    preds, k = run.predictions("test"), run.best_repeat
+    model = {pos[(d, int(i))]: int(p >= run.thresholds[k]) for d, i, p in zip(preds.docs, preds.index, preds.probs[:, k])}
+    rule = dict(zip(gaps, rule_predictions(s.texts, np.asarray(gaps)).tolist()))
+    for name, pred in (("attmem-focal", model), ("rule", rule), ("everywhere", {k: 1 for k in gaps})):
+        want = expect(pred)
+        for t in GAP_TYPES:
+            for m, v in want[t].items():
+                assert js["systems"][name]["by_type"][t][m] == pytest.approx(v), (name, t, m)
+    assert js["systems"]["everywhere"]["by_type"]["narration→narration"]["recall"] == 1.0
+    assert sum(js["systems"]["rule"]["by_type"][t]["gaps"] for t in GAP_TYPES) == len(gaps)
+
+    md = (out / "report.md").read_text(encoding="utf-8")
+    assert "F1 by gap type" in md and "narration→dialogue F1" in md and "rule (baseline)" in md
+    assert (out / "gap-types-test.png").stat().st_size > 5000
+    section = md[md.index("F1 by gap type"):]
+    row = next(l for l in section.splitlines() if l.startswith("| attmem-focal |"))
+    assert f"{js['systems']['attmem-focal']['by_type']['dialogue→narration']['f1']:.3f}" in row
+    html_out = report(ReportConfig(runs_dir=str(runs_dir), output=str(tmp_path / "rep-html"), resamples=200))
+    page = (html_out / "index.html").read_text(encoding="utf-8")
+    assert "F1 by gap type" in page and "dialogue→dialogue F1" in page and page.count("data:image/png") >= 2

@@ -56,9 +56,22 @@ def test_report_of_trained_runs(trained_runs, tmp_path):
             shown = f"{f1['mean']:.3f} ± {f1['std']:.3f}" if len(m["repeats"]) > 1 else f"{f1['mean']:.3f}"
             assert shown in page
         assert {"model", "window"} <= set(summary["tables"][split]["columns"])
-    # doc F1, timeline, 3 x (training, threshold), 2 attention heatmaps
+    # doc F1, timeline, gap types, 3 x (training, threshold), 2 attention heatmaps
     imgs = re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', page)
-    assert len(imgs) == 10
+    assert len(imgs) == 11
+    # the error analysis by gap type recombines to the trainer's own test recall: the rule's
+    # (metrics.json baselines) and each run's best repeat's
+    gt = summary["gap_types"]["systems"]
+
+    def recall(by_type):
+        found = sum(v["recall"] * v["breaks"] for v in by_type.values() if v["breaks"])
+        return found / sum(v["breaks"] for v in by_type.values())
+
+    for name in ("pool", "attmem", "transformer"):
+        m = json.loads((trained_runs / name / "metrics.json").read_text())
+        assert recall(gt["rule"]["by_type"]) == pytest.approx(m["baselines"]["test"]["rule"]["recall"])
+        best = max(range(len(m["repeats"])), key=lambda k: (m["repeats"][k]["dev"]["f1"], -k))
+        assert recall(gt[name]["by_type"]) == pytest.approx(m["repeats"][best]["test"]["recall"])
     assert all(base64.b64decode(b)[:4] == b"\x89PNG" for b in imgs)
     assert page.count("<figcaption>Attention per head") == 2 and "m1" in page     # attmem memory slots labelled
     assert "⚠" not in r.output                                         # nothing skipped

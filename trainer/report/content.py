@@ -43,6 +43,15 @@ class CompareBlock:
 
 
 @dataclass
+class GridBlock:
+    """A plain table of preformatted cells (first column left-aligned, the rest numbers)."""
+    header: list[str]
+    rows: list[list[str]]
+    caption: str = ""
+    bold_rows: set = field(default_factory=set)     # row indices shown in bold (e.g. baselines apart)
+
+
+@dataclass
 class SentenceLine:
     i: int
     text: str
@@ -74,7 +83,7 @@ class KeyValue:
     inline: bool = False       # one wrapped line of key: value pairs instead of a table
 
 
-Block = Union[Image, Text, Notes, TableBlock, CompareBlock, SentencesBlock, WindowBlock, KeyValue]
+Block = Union[Image, Text, Notes, TableBlock, CompareBlock, GridBlock, SentencesBlock, WindowBlock, KeyValue]
 
 
 @dataclass

@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 
 from .collect import LOWER_IS_BETTER, METRICS
-from .content import (CompareBlock, Image, KeyValue, Notes, ReportContent, SentencesBlock, TableBlock, Text,
+from .content import (CompareBlock, GridBlock, Image, KeyValue, Notes, ReportContent, SentencesBlock, TableBlock, Text,
                       WindowBlock)
 from .tables import LABELS, fmt_value
 
@@ -103,6 +103,17 @@ def _compare(b: CompareBlock) -> str:
     return "\n".join(out)
 
 
+def _grid(b: GridBlock) -> str:
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in b.header)
+    rows = []
+    for k, r in enumerate(b.rows):
+        cells = "".join(f"<td>{html.escape(c)}</td>" if j == 0 else f"<td class='num'>{html.escape(c)}</td>"
+                        for j, c in enumerate(r))
+        rows.append(f"<tr{' class=baseline' if k in b.bold_rows else ''}>{cells}</tr>")
+    cap = f"<p class='note'>{_inline(b.caption)}</p>" if b.caption else ""
+    return f"<div class='wide'><table><tr>{head}</tr>{''.join(rows)}</table></div>{cap}"
+
+
 def _sentences(b: SentencesBlock) -> str:
     out = [f"<h3>{html.escape(b.title)} <small>({html.escape(b.doc)}), predictions of {html.escape(b.run)}</small></h3>",
            '<p class="legend"><span class="mk tp">break</span>true break found '
@@ -147,6 +158,8 @@ def render(content: ReportContent) -> str:
                 body.append(_table(b))
             elif isinstance(b, CompareBlock):
                 body.append(_compare(b))
+            elif isinstance(b, GridBlock):
+                body.append(_grid(b))
             elif isinstance(b, Image):
                 body.append(f'<figure><img src="{_img(b.path)}" alt="{html.escape(b.alt or b.caption)}">'
                             f"<figcaption>{_inline(b.caption)}</figcaption></figure>")

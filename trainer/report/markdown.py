@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .collect import LOWER_IS_BETTER, METRICS
-from .content import (CompareBlock, Image, KeyValue, Notes, ReportContent, SentencesBlock, TableBlock, Text,
+from .content import (CompareBlock, GridBlock, Image, KeyValue, Notes, ReportContent, SentencesBlock, TableBlock, Text,
                       WindowBlock)
 from .tables import LABELS, fmt_value
 
@@ -82,6 +82,12 @@ def render(content: ReportContent, out_dir: Path) -> str:
                 lines += _table(b)
             elif isinstance(b, CompareBlock):
                 lines += _compare(b)
+            elif isinstance(b, GridBlock):
+                lines += ["| " + " | ".join(_cell(h) for h in b.header) + " |",
+                          "|---|" + "---:|" * (len(b.header) - 1)]
+                lines += ["| " + " | ".join((f"*{_cell(c)}*" if k in b.bold_rows else _cell(c)) for c in r) + " |"
+                          for k, r in enumerate(b.rows)]
+                lines += ["", b.caption, ""] if b.caption else [""]
             elif isinstance(b, Image):
                 rel = Path(b.path).relative_to(out_dir).as_posix()
                 lines += [f"![{b.alt or Path(rel).stem}]({rel})", "", f"*{b.caption}*", ""]

@@ -217,3 +217,25 @@ def plot_attention(examples: Sequence[dict], x_labels: Sequence[str], title: str
         fig.colorbar(im, ax=list(axes), shrink=0.8, label="attention weight")
     fig.suptitle(title, fontsize=9)
     return _save(fig, path)
+
+
+def plot_gap_types(systems: dict[str, dict[str, dict]], kinds: dict[str, str], gap_types: Sequence[str],
+                   split: str, path: Path) -> Path:
+    """Grouped bars: F1 of every run and baseline (hatched) on each gap type; n gaps under each group."""
+    n = len(systems)
+    w = 0.8 / max(n, 1)
+    fig = _figure(9, 4.2)
+    ax = fig.subplots()
+    x = np.arange(len(gap_types))
+    for j, (name, per_type) in enumerate(systems.items()):
+        vals = [np.nan if per_type[t]["f1"] is None else per_type[t]["f1"] for t in gap_types]
+        base = kinds.get(name) == "baseline"
+        ax.bar(x - 0.4 + w * (j + 0.5), vals, width=w, label=name + (" (baseline)" if base else ""),
+               color="none" if base else f"C{j % 10}", edgecolor="0.35" if base else f"C{j % 10}",
+               hatch="//" if name.startswith("rule") else ".." if base else None)
+    first = next(iter(systems.values()))
+    ax.set_xticks(x, [f"{t}\n{first[t]['gaps']:,} gaps, {first[t]['breaks']:,} breaks" for t in gap_types], fontsize=8)
+    ax.set(ylim=(0, 1), ylabel="F1", title=f"F1 by gap type on {split} (sentence before → sentence after the gap)")
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+    return _save(fig, path)

@@ -24,9 +24,10 @@ from pipeline.progress import progress
 from . import html as html_writer
 from . import markdown as md_writer
 from .collect import METRICS, Run, find_runs
-from .content import (Block, CompareBlock, Image, KeyValue, Notes, ReportContent, Section, SentenceLine,
+from .content import (Block, CompareBlock, GridBlock, Image, KeyValue, Notes, ReportContent, Section, SentenceLine,
                       SentencesBlock, TableBlock, Text)
-from .plots import cjk_font, doc_f1, plot_doc_f1, plot_threshold, plot_timeline, plot_training
+from .gaptypes import GAP_TYPES, GapTypeResult, gap_type_analysis
+from .plots import cjk_font, doc_f1, plot_doc_f1, plot_gap_types, plot_threshold, plot_timeline, plot_training
 from .significance import REFERENCE_SPLIT, Comparison, compare_all, reference_run
 from .tables import Table, build_table, rich_table, run_settings
 from ..settings import ReportConfig
@@ -58,6 +59,7 @@ def report(cfg: ReportConfig, out: Optional[Console] = None) -> Path:
     tables = {s: build_table(runs, s, cfg.sort) for s in (cfg.split, other)}
     best = reference_run(runs)     # chosen on dev, whatever split the comparisons are made on
     comparisons = compare_all(runs, best, cfg.split, cfg.resamples, cfg.seed) if best else []
+    gap_types = gap_type_analysis(runs, cfg.split)
 
     # a failed write (disk full, read-only location) is reported against the report directory
     # the user asked for; atomic_dir has removed the half-built temporary one, nothing is left
@@ -65,12 +67,12 @@ def report(cfg: ReportConfig, out: Optional[Console] = None) -> Path:
         with atomic_dir(output, force=cfg.force) as tmp:
             with tempfile.TemporaryDirectory(prefix="seg-report-") as scratch:
                 img_dir = tmp if cfg.format == "md" else Path(scratch)
-                content = build_content(cfg, runs, tables, best, comparisons, img_dir)
+                content = build_content(cfg, runs, tables, best, comparisons, img_dir, gap_types)
                 if cfg.format == "html":
                     write_text_atomic(tmp / "index.html", html_writer.render(content))
                 else:
                     write_text_atomic(tmp / "report.md", md_writer.render(content, tmp))
-            write_json_atomic(tmp / "report.json", summary_json(cfg, runs, tables, comparisons))
+            write_json_atomic(tmp / "report.json", summary_json(cfg, runs, tables, comparisons, gap_types))
     except OSError as e:
         tmp_prefix = str(output.parent / f".{output.name}.tmp-")
         if e.errno is None or not (e.filename is None or str(e.filename).startswith(tmp_prefix)):
@@ -99,7 +101,8 @@ def report(cfg: ReportConfig, out: Optional[Console] = None) -> Path:
     return output
 
 
-def summary_json(cfg: ReportConfig, runs: list[Run], tables: dict[str, Table], comparisons: list[Comparison]) -> dict:
+def summary_json(cfg: ReportConfig, runs: list[Run], tables: dict[str, Table], comparisons: list[Comparison],
+                 gap_types: Optional[GapTypeResult] = None) -> dict:
     def row(r):
         return {"name": r.name, "kind": r.kind, "settings": r.settings, "repeats": r.repeats, "note": r.note,
                 "best": sorted(r.best), "beats": sorted(r.beats),
@@ -109,7 +112,10 @@ def summary_json(cfg: ReportConfig, runs: list[Run], tables: dict[str, Table], c
             "tables": {s: {"columns": t.columns, "rows": [row(r) for r in t.rows]} for s, t in tables.items()},
             "reference": {"run": comparisons[0].best if comparisons else None, "chosen_on": REFERENCE_SPLIT,
                           "by": "highest mean F1", "correction": "Holm"},
-            "comparisons": [asdict(c) | {"holds_up": c.holds_up} for c in comparisons]}
+            "comparisons": [asdict(c) | {"holds_up": c.holds_up} for c in comparisons],
+            "gap_types": None if gap_types is None else {
+                "split": gap_types.split, "runs": "best repeat by dev F1 at its dev threshold",
+                "systems": {n: {"kind": gap_types.kinds[n], "by_type": v} for n, v in gap_types.systems.items()}}}
 
 
 # --- content --------------------------------------------------------------------------
@@ -133,7 +139,7 @@ def _titles(runs: list[Run]) -> dict[str, dict]:
 
 
 def build_content(cfg: ReportConfig, runs: list[Run], tables: dict[str, Table], best: Optional[Run],
-                  comparisons: list[Comparison], img_dir: Path) -> ReportContent:
+                  comparisons: list[Comparison], img_dir: Path, gap_types: Optional[GapTypeResult] = None) -> ReportContent:
     split = cfg.split
     order = {row.name: k for k, row in enumerate(tables[split].rows)}
     runs = sorted(runs, key=lambda r: order.get(r.name, len(order)))     # table order: best first
@@ -159,6 +165,13 @@ def build_content(cfg: ReportConfig, runs: list[Run], tables: dict[str, Table], 
 
     # plots: a list of jobs, run under one progress bar
     jobs: list[tuple[str, Callable[[], list[Block]]]] = []
+    if gap_types is not None:
+        errors = Section(f"Where runs win and lose: F1 by gap type ({split})", gap_type_blocks(gap_types))
+        content.sections.append(errors)
+        jobs.append(("F1 by gap type", lambda: errors.blocks.insert(2, Image(
+            plot_gap_types(gap_types.systems, gap_types.kinds, GAP_TYPES, split, img_dir / f"gap-types-{split}.png"),
+            "F1 of each run (best repeat by dev F1, at its dev threshold) and of the baselines (hatched) on each "
+            "type of gap; under each group the number of gaps and true breaks of that type."))))
     per_doc = Section(f"Per document ({split})")
     doc_view = Section(f"One document ({split})")
     run_sections = {r.name: Section(f"Run {r.name}") for r in runs}
@@ -221,6 +234,26 @@ def build_content(cfg: ReportConfig, runs: list[Run], tables: dict[str, Table], 
     if doc_view.blocks:                      # the long sentence list goes last
         content.sections.append(doc_view)
     return content
+
+
+def gap_type_blocks(g: GapTypeResult) -> list[Block]:
+    """The explanation and the table of the error analysis by gap type (the plot is added as a job)."""
+    def cell(v: Optional[float]) -> str:
+        return "—" if v is None else f"{v:.3f}"
+
+    header = ["system"] + [f"{t} {m}" for t in GAP_TYPES for m in ("P", "R", "F1")]
+    names = list(g.systems)
+    rows = [[n + (" (baseline)" if g.kinds[n] == "baseline" else "")]
+            + [cell(g.systems[n][t][m]) for t in GAP_TYPES for m in ("precision", "recall", "f1")] for n in names]
+    first = g.systems[names[0]]
+    counts = "; ".join(f"{t}: {first[t]['gaps']:,} gaps, {first[t]['breaks']:,} breaks "
+                       f"({(first[t]['breaks'] / first[t]['gaps'] if first[t]['gaps'] else 0):.0%})" for t in GAP_TYPES)
+    text = Text("Every gap lies between two sentences; a sentence is dialogue when it opens with 「 or 『 (the "
+                "bracket definition of `trainer/features.py`), else narration. Precision, recall and F1 of the breaks "
+                f"predicted at each type of gap on the {g.split} split, for each run's best repeat by dev F1 at its dev "
+                "threshold and for the baselines on the same gaps: the bracket rule (a break before 「/『 or after "
+                "」/』) and a break at every gap. Gaps of each type: " + counts + ".")
+    return [text, GridBlock(header, rows, bold_rows={k for k, n in enumerate(names) if g.kinds[n] == "baseline"})]
 
 
 def _safe(name: str) -> str:
