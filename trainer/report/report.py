@@ -147,7 +147,9 @@ def build_content(cfg: ReportConfig, runs: list[Run], tables: dict[str, Table], 
     titles = {k: str(v.get("title") or k) for k, v in docs.items()}
     finished = [r for r in runs if r.complete]
     subtitle = (f"{len(runs)} run{'s' * (len(runs) != 1)} ({len(finished)} finished) · plots and significance on the "
-                f"`{split}` split · rows sorted by {cfg.sort} · {time.strftime('%Y-%m-%d %H:%M')}")
+                f"`{split}` split · reference run chosen on `{REFERENCE_SPLIT}`"
+                + (f" ({best.name})" if best is not None else "")
+                + f" · rows sorted by {cfg.sort} · {time.strftime('%Y-%m-%d %H:%M')}")
     content = ReportContent("seg report", subtitle)
 
     overview = Section("Runs compared")
