@@ -6,11 +6,13 @@
     seg report   runs -> tables and plots (HTML/MD)      trainer/report.py
     seg segment  new text + a run -> paragraphs          trainer/segment.py
 
-Errors from the library (SegError) become one red line and exit code 1, here and only here.
+Errors from the library (SegError) and operating-system errors that carry an errno (disk
+full, read-only location) become one red line and exit code 1, here and only here.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
 from functools import wraps
@@ -20,6 +22,11 @@ from typing import List, Optional
 import typer
 
 from pipeline.errors import SegError
+from trainer.config import TrainConfig
+from trainer.settings import ReportConfig, SegmentConfig
+
+# every option default of train, report and segment comes from its config dataclass
+T, R, S = TrainConfig(), ReportConfig(), SegmentConfig()
 
 app = typer.Typer(
     add_completion=False,
@@ -39,8 +46,29 @@ def cache_root() -> Path:
     return Path(os.environ.get("SEG_CACHE", "cache"))
 
 
+# what to do about an operating-system error, by errno (os_error_line)
+OS_ERROR_HINTS = {
+    errno.ENOSPC: "free some space (finished work is kept) or choose another output location",
+    errno.EDQUOT: "free some space within your quota or choose another output location",
+    errno.EROFS: "the location is read-only; choose a writable output location",
+    errno.EACCES: "no permission; choose a writable output location",
+    errno.EPERM: "not permitted; choose a writable output location",
+    errno.EFBIG: "the file grew too large for this file system; choose another output location",
+}
+
+
+def os_error_line(e: OSError) -> str:
+    """One line for an OSError from the environment: the path, what happened (errno), the fix."""
+    code = errno.errorcode.get(e.errno, str(e.errno))
+    where = f"{e.filename}: " if e.filename is not None else ""
+    hint = OS_ERROR_HINTS.get(e.errno, "check the path and the disk, then re-run")
+    return f"{where}{e.strerror or os.strerror(e.errno)} ({code}); {hint}"
+
+
 def clean_errors(fn):
-    """Turn SegError (and Ctrl-C) into a one-line message and a non-zero exit."""
+    """Turn SegError, an OSError of the environment (disk full, read-only location: one that
+    carries an errno) and Ctrl-C into a one-line message and a non-zero exit. Anything else is
+    a bug and keeps its traceback (in the manner of spaCy's cli/_util)."""
 
     @wraps(fn)
     def wrapper(*args, **kwargs):
@@ -48,6 +76,11 @@ def clean_errors(fn):
             return fn(*args, **kwargs)
         except SegError as e:
             typer.secho(f"error: {e}", fg=typer.colors.RED, err=True)
+            raise typer.Exit(1)
+        except OSError as e:
+            if e.errno is None:
+                raise
+            typer.secho(f"error: {os_error_line(e)}", fg=typer.colors.RED, err=True)
             raise typer.Exit(1)
         except KeyboardInterrupt:
             typer.secho("interrupted; finished work is kept, re-run the command to resume", fg=typer.colors.YELLOW, err=True)
@@ -79,16 +112,16 @@ def prep(
 @clean_errors
 def report(
     runs: Optional[List[str]] = typer.Argument(None, help="Run directories (or run names under --runs) to compare. Default: every run under --runs."),
-    runs_dir: Path = typer.Option(Path("runs"), "--runs", help="Directory holding the runs written by `seg train`."),
-    split: str = typer.Option("test", "--split", help="Split of the plots and the significance figures: test or dev (the table shows both)."),
-    sort: str = typer.Option("f1", "--sort", help="Metric the rows are sorted by: precision, recall, f1, bacc, pk or windowdiff (best first)."),
-    output: Path = typer.Option(Path("report"), "--output", "-o", help="Report directory to write (index.html or report.md inside)."),
-    format: str = typer.Option("html", "--format", help="html: one self-contained page with embedded images; md: report.md with PNGs beside it."),
-    resamples: int = typer.Option(2000, "--resamples", help="Bootstrap resamples of documents for the 95% interval of F1 differences."),
-    force: bool = typer.Option(False, "--force", help="Overwrite an existing report directory. Default: off."),
+    runs_dir: Path = typer.Option(Path(R.runs_dir), "--runs", help="Directory holding the runs written by `seg train`."),
+    split: str = typer.Option(R.split, "--split", help="Split of the plots and the significance figures: test or dev (the table shows both)."),
+    sort: str = typer.Option(R.sort, "--sort", help="Metric the rows are sorted by: precision, recall, f1, bacc, pk or windowdiff (best first)."),
+    output: Path = typer.Option(Path(R.output), "--output", "-o", help="Report directory to write (index.html or report.md inside)."),
+    format: str = typer.Option(R.format, "--format", help="html: one self-contained page with embedded images; md: report.md with PNGs beside it."),
+    resamples: int = typer.Option(R.resamples, "--resamples", help="Bootstrap resamples of documents for the 95% interval of F1 differences."),
+    force: bool = typer.Option(R.force, "--force", help="Overwrite an existing report directory. Default: off."),
 ):
-    """Compare runs: a table of settings and metrics (mean ± std), significance against the best run, and plots."""
-    from trainer.report import ReportConfig, report as run_report
+    """Compare runs: a table of settings and metrics (mean ± std), significance against the reference run (best mean dev F1, Holm-corrected), error analysis by gap type, and plots."""
+    from trainer.report import report as run_report
 
     cfg = ReportConfig(runs=list(runs or []), runs_dir=str(runs_dir), split=split, sort=sort, output=str(output),
                        format=format, resamples=resamples, force=force)
@@ -126,23 +159,23 @@ def embed(
 def segment(
     inputs: List[str] = typer.Argument(..., help="Text files, folders of .txt files, or - for standard input, in any format `seg prep` reads; their own paragraph breaks are ignored (and are the reference of --evaluate)."),
     run: str = typer.Option(..., "--run", help="A run directory from `seg train`, or its name under --runs-dir; or the baselines rule (bracket rule) or texttiling (unsupervised)."),
-    threshold: Optional[float] = typer.Option(None, "--threshold", help="Break where the probability >= this. Default: the run's dev-selected threshold (the mean over repeats with --ensemble). texttiling: break where depth >= this instead of the --depth-cutoff rule."),
-    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Output file (one input) or directory (one <doc>.txt/.jsonl per input; used for several inputs, an existing directory or a path ending in /). Default: standard output."),
-    format: str = typer.Option("text", "--format", help="text (one paragraph per line) or jsonl (one line per sentence: doc, i, text, prob, label = decision)."),
-    indent: bool = typer.Option(False, "--indent", help="text: start each narrative paragraph (not opening with 「『（) with a full-width space. Default: off."),
-    ensemble: bool = typer.Option(False, "--ensemble", help="Average the probabilities of all repeats of the run (and their thresholds) instead of using the repeat with the best dev F1. Default: off."),
-    evaluate: bool = typer.Option(False, "--evaluate", help="Print P/R/F1/bAcc/Pk/WindowDiff against the inputs' own paragraph breaks, per input and overall. Default: off."),
-    input_format: str = typer.Option("auto", "--input-format", help="Input format: auto (detect), aozora, lines (one paragraph per line) or blank (blank line between paragraphs)."),
-    window: int = typer.Option(2, "--window", help="texttiling: sentences in the block on each side of a gap (a trained run always uses its own L:R window)."),
-    depth_cutoff: float = typer.Option(0.5, "--depth-cutoff", help="texttiling: break where the depth score > mean - C * std of the document (Hearst 1997)."),
-    encoder: str = typer.Option("e5", "--encoder", help="texttiling: encoder of the sentence vectors (default configuration, or the manifest of --dataset)."),
-    dataset: Optional[Path] = typer.Option(None, "--dataset", help="texttiling: use the --encoder embedding manifest of this dataset (model, cache). Default: none, the encoder's default model."),
-    cache: Optional[Path] = typer.Option(None, "--cache", help="Vector cache directory. Default: the run's embedding cache (texttiling: <cache root>/vectors)."),
-    runs_dir: Path = typer.Option(Path("runs"), "--runs-dir", help="Where run names are looked up."),
-    force: bool = typer.Option(False, "--force", help="Overwrite existing output files. Default: off."),
+    threshold: Optional[float] = typer.Option(S.threshold, "--threshold", help="Break where the probability >= this. Must lie in (0, 1). Default: the run's dev-selected threshold (with --ensemble: tuned on the mean dev probability of all repeats). texttiling: break where depth >= this instead of the --depth-cutoff rule."),
+    output: Optional[Path] = typer.Option(S.output, "--output", "-o", help="Output file (one input) or directory (one <doc>.txt/.jsonl per input; used for several inputs, an existing directory or a path ending in /). Default: standard output."),
+    format: str = typer.Option(S.format, "--format", help="text (one paragraph per line) or jsonl (one line per sentence: doc, i, text, prob, label = decision)."),
+    indent: bool = typer.Option(S.indent, "--indent", help="text: start each narrative paragraph (not opening with 「『（) with a full-width space. Default: off."),
+    ensemble: bool = typer.Option(S.ensemble, "--ensemble", help="Average the probabilities of all repeats of the run, with the threshold that maximises F1 of the averaged dev probabilities, instead of using the repeat with the best dev F1. Default: off."),
+    evaluate: bool = typer.Option(S.evaluate, "--evaluate", help="Print P/R/F1/bAcc/Pk/WindowDiff against the inputs' own paragraph breaks, per input and overall. Default: off."),
+    input_format: str = typer.Option(S.input_format, "--input-format", help="Input format: auto (detect), aozora, lines (one paragraph per line) or blank (blank line between paragraphs)."),
+    window: int = typer.Option(S.window, "--window", help="texttiling: sentences in the block on each side of a gap (a trained run always uses its own L:R window)."),
+    depth_cutoff: float = typer.Option(S.depth_cutoff, "--depth-cutoff", help="texttiling: break where the depth score > mean - C * std of the document (Hearst 1997)."),
+    encoder: str = typer.Option(S.encoder, "--encoder", help="texttiling: encoder of the sentence vectors (default configuration, or the manifest of --dataset)."),
+    dataset: Optional[Path] = typer.Option(S.dataset, "--dataset", help="texttiling: use the --encoder embedding manifest of this dataset (model, cache). Default: none, the encoder's default model."),
+    cache: Optional[Path] = typer.Option(S.cache, "--cache", help="Vector cache directory. Default: the run's embedding cache (texttiling: <cache root>/vectors)."),
+    runs_dir: Path = typer.Option(Path(S.runs_dir), "--runs-dir", help="Where run names are looked up."),
+    force: bool = typer.Option(S.force, "--force", help="Overwrite existing output files. Default: off."),
 ):
     """Restore paragraph breaks in new text with a trained run (or the rule / texttiling baselines)."""
-    from trainer.segment import SegmentConfig, segment as run_segment
+    from trainer.segment import segment as run_segment
 
     cfg = SegmentConfig(inputs=list(inputs), run=run, threshold=threshold, output=str(output) if output else None,
                         format=format, indent=indent, ensemble=ensemble, evaluate=evaluate, input_format=input_format,
@@ -155,40 +188,39 @@ def segment(
 @app.command()
 @clean_errors
 def train(
-    dataset: Optional[Path] = typer.Argument(None, help="Dataset directory written by `seg prep` and embedded by `seg embed`. Default: cache/datasets/demo."),
-    encoder: str = typer.Option("e5", "--encoder", "-e", help="Name of the cached embedding to train on (`seg embed --encoder NAME`, or its --name)."),
-    model: str = typer.Option("pool", "--model", "-m", help="Sentence integrator: pool (left/right pooling + MLP), bilstm, transformer or attmem (attention over the window + memory slots) read a window around each gap; seq reads whole documents in overlapping chunks and labels every gap jointly."),
-    window: str = typer.Option("2:2", "--window", "-w", help="Window models: L:R sentences before the gap : from the gap on, padded at document edges."),
-    arch: str = typer.Option("bilstm", "--arch", help="seq only: what reads each chunk of sentences: bilstm or transformer (sinusoidal positions)."),
-    chunk: int = typer.Option(64, "--chunk", help="seq only: sentences per chunk; chunks overlap by half and each gap is scored where it sits nearest a chunk's middle."),
-    decode: str = typer.Option("threshold", "--decode", help="threshold (break where the probability reaches the dev-chosen threshold), viterbi (best segmentation of each document under a paragraph-length prior fitted on train; prior weight and bias chosen on dev) or crf (seq only: a CRF layer over neighbouring gaps, breaks where its marginal reaches the dev threshold)."),
-    features: str = typer.Option("none", "--features", help="Surface features appended to each sentence vector: none, brackets (opens/closes with 「『/」』/（/）), length (log characters), cues (quote depth across sentences, ――, ……, position in the document, distance to the last dialogue line), tokens (first and last MeCab word, hashed one-hot), or a comma list such as brackets,cues,tokens."),
-    loss: str = typer.Option("bce", "--loss", help="bce, balanced (inverse-frequency class weights of the train gaps; with --beta the effective-number weights of Cui et al.) or focal."),
-    gamma: float = typer.Option(2.0, "--gamma", help="focal only: focusing parameter; 0 is plain BCE."),
-    alpha: Optional[float] = typer.Option(None, "--alpha", help="focal only: weight of the break class in [0, 1] (the other class gets 1 - alpha). Default: unweighted."),
-    beta: Optional[float] = typer.Option(None, "--beta", help="balanced only: effective-number beta in (0, 1), e.g. 0.9999. Default: plain inverse frequency."),
-    epochs: int = typer.Option(15, "--epochs", help="Most epochs per repeat; the epoch with the best dev F1 is kept."),
-    patience: int = typer.Option(4, "--patience", help="Stop a repeat after this many epochs without a better dev F1; 0 = run every epoch."),
-    repeats: int = typer.Option(1, "--repeats", "-r", help="Independent trainings with seeds seed, seed+1, ...; results are reported as mean ± std."),
-    seed: int = typer.Option(0, "--seed", help="Seed of repeat 0; the same seed reproduces the same run on the CPU."),
-    lr: float = typer.Option(1e-3, "--lr", help="AdamW learning rate."),
-    weight_decay: float = typer.Option(0.0, "--weight-decay", help="AdamW weight decay."),
-    batch_size: int = typer.Option(256, "--batch-size", help="Candidate gaps per training step (seq: that many gaps in whole chunks, at least one chunk)."),
-    shuffle_block: int = typer.Option(16, "--shuffle-block", help="Gaps kept in document order when shuffling (batches of stretches of text share window sentences, which makes epochs faster); 1 = plain shuffle."),
-    hidden: int = typer.Option(0, "--hidden", help="Width of the input projection and the integrator. 0 = the model's default: 64 for pool and transformer, 128 for bilstm, attmem and seq."),
-    dropout: float = typer.Option(0.3, "--dropout", help="Dropout probability."),
-    layers: int = typer.Option(1, "--layers", help="Depth: BiLSTM layers, transformer layers, attmem attention hops, or pool MLP hidden layers."),
-    heads: int = typer.Option(4, "--heads", help="transformer/attmem/seq transformer: attention heads (must divide --hidden)."),
-    memory_size: int = typer.Option(0, "--memory-size", help="attmem: learned memory slots attended beside the window; 0 = none."),
-    pooling: str = typer.Option("auto", "--pooling", help="transformer read-out: cls, sep (the boundary token) or mean; pool: mean or max. auto = cls for transformer, mean for pool."),
-    device: str = typer.Option("auto", "--device", help="auto (cuda when available), cpu or cuda."),
-    threads: int = typer.Option(0, "--threads", help="CPU threads for torch. 0 = one thread on a machine of 2 cores or fewer (shared cores make more threads slower), else torch's default."),
-    name: Optional[str] = typer.Option(None, "--name", help="Run directory name under --output. Default: <model>-w<L>x<R>-<loss>-<yyyymmdd-HHMMSS> (with -2, -3... if taken)."),
-    output: Path = typer.Option(Path("runs"), "--output", "-o", help="Directory holding the runs."),
-    force: bool = typer.Option(False, "--force", help="Replace an existing run of the same --name. Default: off."),
+    dataset: Optional[Path] = typer.Argument(T.dataset, help="Dataset directory written by `seg prep` and embedded by `seg embed`. Default: cache/datasets/demo."),
+    encoder: str = typer.Option(T.encoder, "--encoder", "-e", help="Name of the cached embedding to train on (`seg embed --encoder NAME`, or its --name)."),
+    model: str = typer.Option(T.model, "--model", "-m", help="Sentence integrator: pool (left/right pooling + MLP), bilstm, transformer or attmem (attention over the window + memory slots) read a window around each gap; seq reads whole documents in overlapping chunks and labels every gap jointly."),
+    window: str = typer.Option(T.window, "--window", "-w", help="Window models: L:R sentences before the gap : from the gap on, padded at document edges."),
+    arch: str = typer.Option(T.arch, "--arch", help="seq only: what reads each chunk of sentences: bilstm or transformer (sinusoidal positions)."),
+    chunk: int = typer.Option(T.chunk, "--chunk", help="seq only: sentences per chunk; chunks overlap by half and each gap is scored where it sits nearest a chunk's middle."),
+    decode: str = typer.Option(T.decode, "--decode", help="threshold (break where the probability reaches the dev-chosen threshold), viterbi (best segmentation of each document under a paragraph-length prior fitted on train; prior weight and bias chosen on dev) or crf (seq only: a CRF layer over neighbouring gaps, breaks where its marginal reaches the dev threshold)."),
+    features: str = typer.Option(T.features, "--features", help="Surface features appended to each sentence vector: none, brackets (opens/closes with 「『/」』/（/）), length (log characters), cues (quote depth across sentences, ――, ……, position in the document, distance to the last dialogue line), tokens (first and last MeCab word, hashed one-hot), or a comma list such as brackets,cues,tokens."),
+    loss: str = typer.Option(T.loss, "--loss", help="bce, balanced (inverse-frequency class weights of the train gaps; with --beta the effective-number weights of Cui et al.) or focal."),
+    gamma: float = typer.Option(T.gamma, "--gamma", help="focal only: focusing parameter; 0 is plain BCE."),
+    alpha: Optional[float] = typer.Option(T.alpha, "--alpha", help="focal only: weight of the break class in [0, 1] (the other class gets 1 - alpha). Default: unweighted."),
+    beta: Optional[float] = typer.Option(T.beta, "--beta", help="balanced only: effective-number beta in (0, 1), e.g. 0.9999. Default: plain inverse frequency."),
+    epochs: int = typer.Option(T.epochs, "--epochs", help="Most epochs per repeat; the epoch with the best dev F1 is kept."),
+    patience: int = typer.Option(T.patience, "--patience", help="Stop a repeat after this many epochs without a better dev F1; 0 = run every epoch."),
+    repeats: int = typer.Option(T.repeats, "--repeats", "-r", help="Independent trainings with seeds seed, seed+1, ...; results are reported as mean ± std."),
+    seed: int = typer.Option(T.seed, "--seed", help="Seed of repeat 0; the same seed reproduces the same run on the CPU."),
+    lr: float = typer.Option(T.lr, "--lr", help="AdamW learning rate."),
+    weight_decay: float = typer.Option(T.weight_decay, "--weight-decay", help="AdamW weight decay."),
+    batch_size: int = typer.Option(T.batch_size, "--batch-size", help="Candidate gaps per training step (seq: that many gaps in whole chunks, at least one chunk)."),
+    shuffle_block: int = typer.Option(T.shuffle_block, "--shuffle-block", help="Gaps kept in document order when shuffling (batches of stretches of text share window sentences, which makes epochs faster); 1 = plain shuffle."),
+    hidden: int = typer.Option(T.hidden, "--hidden", help="Width of the input projection and the integrator. 0 = the model's default: 64 for pool and transformer, 128 for bilstm, attmem and seq."),
+    dropout: float = typer.Option(T.dropout, "--dropout", help="Dropout probability."),
+    layers: int = typer.Option(T.layers, "--layers", help="Depth: BiLSTM layers, transformer layers, attmem attention hops, or pool MLP hidden layers."),
+    heads: int = typer.Option(T.heads, "--heads", help="transformer/attmem/seq transformer: attention heads (must divide --hidden)."),
+    memory_size: int = typer.Option(T.memory_size, "--memory-size", help="attmem: learned memory slots attended beside the window; 0 = none."),
+    pooling: str = typer.Option(T.pooling, "--pooling", help="transformer read-out: cls, sep (the boundary token) or mean; pool: mean or max. auto = cls for transformer, mean for pool."),
+    device: str = typer.Option(T.device, "--device", help="auto (cuda when available), cpu, cuda or cuda:N."),
+    threads: int = typer.Option(T.threads, "--threads", help="CPU threads for torch. 0 = one thread on a machine of 2 cores or fewer (shared cores make more threads slower), else torch's default."),
+    name: Optional[str] = typer.Option(T.name, "--name", help="Run directory name under --output. Default: <model>-w<L>x<R>-<loss>-<yyyymmdd-HHMMSS> (with -2, -3... if taken)."),
+    output: Path = typer.Option(Path(T.output), "--output", "-o", help="Directory holding the runs."),
+    force: bool = typer.Option(T.force, "--force", help="Replace an existing run of the same --name. Default: off."),
 ):
     """Train a sentence integrator on cached vectors: select epoch and threshold on dev, score test, write runs/<name>/."""
-    from trainer.config import TrainConfig
     from trainer.train import train as run_train
 
     cfg = TrainConfig(dataset=str(dataset) if dataset else None, encoder=encoder, model=model, window=window, arch=arch, chunk=chunk, decode=decode, features=features, loss=loss,

@@ -11,7 +11,8 @@ machine can be compared as ratios:
      batches of 256, AdamW, backward) and gaps/s of scoring (eval, batches of 4096, as seg train scores dev and test);
   2. synthetic: 100,000 candidate gaps of 384-dim random vectors in documents of 700
      sentences -- the per-100k-gap figure the targets are stated in
-     (pool < 2 s, bilstm and transformer < 10 s per epoch per 100k gaps on a 2-core CPU);
+     (pool < 2 s, bilstm, transformer and the seq models < 10 s per epoch per 100k gaps on a
+     2-core CPU; seq = --model seq --arch bilstm, seq-transformer, seq-crf = with --decode crf);
   3. a full experiment: `fit` with --repeats 5 and the default epochs and patience of the pool
      model on ~30,000 sentences (the real dataset, its train split cut to 30k when larger;
      synthetic train vectors when it is the small demo).
@@ -37,7 +38,8 @@ from trainer.config import MODELS, TrainConfig  # noqa: E402
 from trainer.data import SplitData, load_data  # noqa: E402
 from trainer.losses import GapLoss  # noqa: E402
 from trainer.models import build_model  # noqa: E402
-from trainer.train import default_threads, fit, make_gapset, score, train_epoch  # noqa: E402
+from trainer.seqdata import make_chunkset, train_epoch_seq  # noqa: E402
+from trainer.train import chunks_per_batch, default_threads, fit, make_gapset, score_set, train_epoch  # noqa: E402
 
 console = Console()
 
@@ -65,21 +67,35 @@ def synthetic_split(name: str, n: int, dim: int, rng: np.random.Generator, doc_l
 
 def time_epochs(kind: str, split: SplitData, epochs: int, base: TrainConfig) -> tuple[float, float, int]:
     """(seconds per train epoch, scoring gaps/s, n_gaps) of one model on one split."""
-    cfg = replace(base, model=kind)
+    if kind.startswith("seq"):          # seq, seq-transformer, seq-crf
+        cfg = replace(base, model="seq", arch="transformer" if "transformer" in kind else "bilstm",
+                      decode="crf" if "crf" in kind else "threshold")
+    else:
+        cfg = replace(base, model=kind)
     torch.manual_seed(0)
     model = build_model(cfg, split.vectors.shape[1])
-    gs = make_gapset(split, 2, 2, torch.device("cpu"))
+    if cfg.model == "seq":
+        spec = {"chunk": cfg.chunk}
+        gs = make_chunkset(split, cfg.chunk, torch.device("cpu"))
+
+        def one_epoch():
+            train_epoch_seq(model, opt, gs, loss, chunks_per_batch(cfg, spec), gen)
+    else:
+        gs = make_gapset(split, 2, 2, torch.device("cpu"))
+
+        def one_epoch():
+            train_epoch(model, opt, gs, loss, cfg.batch_size, cfg.shuffle_block, gen)
     model.set_input_stats(gs.vectors[:-1])
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, fused=True)
     loss = GapLoss("bce")
     gen = torch.Generator().manual_seed(0)
-    train_epoch(model, opt, gs, loss, cfg.batch_size, cfg.shuffle_block, gen)      # warm-up
+    one_epoch()                                                      # warm-up
     t0 = time.perf_counter()
     for _ in range(epochs):
-        train_epoch(model, opt, gs, loss, cfg.batch_size, cfg.shuffle_block, gen)
+        one_epoch()
     per_epoch = (time.perf_counter() - t0) / epochs
     t0 = time.perf_counter()
-    score(model, gs)
+    score_set(model, gs)
     rate = len(gs) / (time.perf_counter() - t0)
     return per_epoch, rate, len(gs)
 
@@ -90,7 +106,7 @@ def main() -> None:
     ap.add_argument("--encoder", default="e5")
     ap.add_argument("--epochs", type=int, default=2, help="timed epochs per model (after one warm-up epoch)")
     ap.add_argument("--threads", type=int, default=0, help="torch threads; 0 = what seg train uses")
-    ap.add_argument("--models", default=",".join(MODELS))
+    ap.add_argument("--models", default=",".join(m for m in MODELS if m != "seq") + ",seq,seq-transformer,seq-crf")
     ap.add_argument("--skip-full", action="store_true", help="skip the 5-repeat experiment")
     args = ap.parse_args()
 

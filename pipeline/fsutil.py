@@ -17,12 +17,30 @@ from typing import Any, Iterator
 from .errors import SegError
 
 
+@contextmanager
+def naming(path: Path) -> Iterator[None]:
+    """Inside the block, an OSError that names no file (a failed write: ENOSPC, EIO ...) is
+    re-raised naming `path`, so the CLI's one-line message can say where it happened."""
+    try:
+        yield
+    except OSError as e:
+        if e.filename is None and e.errno is not None:
+            raise OSError(e.errno, e.strerror or os.strerror(e.errno), str(path)) from e
+        raise
+
+
 def write_text_atomic(path: Path, text: str) -> None:
+    """Write to `.<name>.tmp-<pid>` and rename; the temporary file is removed on any error."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    try:
+        with naming(path):
+            tmp.write_text(text, encoding="utf-8")
+            os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def write_json_atomic(path: Path, obj: Any) -> None:

@@ -22,7 +22,7 @@ from pipeline.errors import SegError
 from trainer.metrics import METRICS, best_threshold, segmentation_metrics
 from trainer.report import ReportConfig, report
 from trainer.report.collect import find_runs, read_run
-from trainer.report.significance import bootstrap_f1_diff, compare, doc_counts, repeat_test
+from trainer.report.significance import bootstrap_f1_diff, compare, compare_all, doc_counts, holm, reference_run, repeat_test
 from trainer.report.tables import build_table
 
 runner = CliRunner()
@@ -52,15 +52,21 @@ def synthetic_docs(n_docs: int, seed: int) -> list[tuple[str, list[int]]]:
 
 def make_run(root: Path, name: str, splits: dict[str, list[tuple[str, list[int]]]], quality: list[float],
              dataset: Path | None = None, model: str = "pool", seed: int = 0, write_preds: bool = True,
-             **train) -> Path:
-    """A finished run whose repeat k separates breaks with strength quality[k] (noise sd 1.5)."""
+             test_quality: list[float] | None = None, flip_test: bool = False, **train) -> Path:
+    """A finished run whose repeat k separates breaks with strength quality[k] (noise sd 1.5) on dev,
+    and test_quality[k] (default: the same) on test; flip_test swaps every test label afterwards
+    (the probabilities stay: what a run would look like if test had been labelled the other way)."""
     rng = np.random.default_rng(seed)
     run = root / name
     run.mkdir(parents=True)
     probs = {}
     for s, docs in splits.items():
         d, i, y, counts = gaps_of(docs)
-        probs[s] = (d, i, y, counts, [1 / (1 + np.exp(-(q * (2 * y - 1) + rng.normal(0, 1.5, len(y))))) for q in quality])
+        qs = test_quality if (s == "test" and test_quality is not None) else quality
+        p = [1 / (1 + np.exp(-(q * (2 * y - 1) + rng.normal(0, 1.5, len(y))))) for q in qs]
+        if s == "test" and flip_test:
+            y = 1 - y
+        probs[s] = (d, i, y, counts, p)
     repeats = []
     for k, q in enumerate(quality):
         thr, _ = best_threshold(probs["dev"][2], probs["dev"][4][k])
@@ -153,8 +159,8 @@ def test_report_html_and_md_show_the_numbers_and_every_plot(runs_dir, tmp_path):
     page = (out / "index.html").read_text(encoding="utf-8")
     assert list(p.name for p in out.iterdir()) and not list(out.glob("*.png"))   # self-contained
     imgs = re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', page)
-    # per document, timeline, 3 x (training + threshold): attmem has no weights here -> no heatmap
-    assert len(imgs) == 8
+    # per document, timeline, gap types, 3 x (training + threshold): attmem has no weights here -> no heatmap
+    assert len(imgs) == 9
     import base64
     for b in imgs:
         raw = base64.b64decode(b)
@@ -169,7 +175,7 @@ def test_report_html_and_md_show_the_numbers_and_every_plot(runs_dir, tmp_path):
     out = report(cfg)
     md = (out / "report.md").read_text(encoding="utf-8")
     linked = re.findall(r"!\[[^\]]*\]\(([^)]+\.png)\)", md)
-    assert len(linked) == 8
+    assert len(linked) == 9
     for name in linked:
         assert (out / name).stat().st_size > 5000
     assert f"{m['summary']['dev']['f1']['mean']:.3f}" in md
@@ -206,7 +212,7 @@ def test_bootstrap_separates_a_clearly_better_run_and_not_identical_ones(tmp_pat
     f1 = lambda r: r.metrics["summary"]["test"]["f1"]["mean"]
     assert c.diff == pytest.approx(f1(worse) - f1(better), abs=1e-9)
     assert c.diff < -0.15 and c.lo < c.diff < c.hi < 0 and c.holds_up
-    assert c.n_docs == 40 and c.test == "Welch t" and c.p < 0.01   # seeds differ: not paired
+    assert c.n_docs == 40 and c.test == "Welch t" and c.p < 0.01 and c.p_boot < 0.01
 
     few = {s: synthetic_docs(3, seed) for s, seed in (("dev", 12), ("test", 13))}
     c3 = compare(read_run(make_run(tmp_path / "few", "worse", few, [0.6], seed=2)),
@@ -214,8 +220,8 @@ def test_bootstrap_separates_a_clearly_better_run_and_not_identical_ones(tmp_pat
     assert c3.n_docs == 3 and c3.hi < 0 and c3.holds_up is None and "too few" in c3.note   # no verdict from 3 novels
 
     same = compare(twin, better, "test", resamples=2000, seed=0)
-    assert same.diff == 0 and same.lo <= 0 <= same.hi and not same.holds_up
-    assert same.test == "paired t" and same.p == 1.0   # same seeds: paired
+    assert same.diff == 0 and same.lo <= 0 <= same.hi and not same.holds_up and same.p_boot == 1.0
+    assert same.test == "Welch t" and same.p == 1.0   # never paired, even with the same seeds
 
 
 def test_bootstrap_interval_matches_scipy(tmp_path):
@@ -224,8 +230,8 @@ def test_bootstrap_interval_matches_scipy(tmp_path):
     a = read_run(make_run(tmp_path, "a", splits, [1.2, 1.0], seed=5))
     b = read_run(make_run(tmp_path, "b", splits, [0.9, 1.1], seed=6))
     docs = list(a.predictions("test").doc_slices())
-    ca, cb = doc_counts(a.predictions("test"), a.thresholds(), docs), doc_counts(b.predictions("test"), b.thresholds(), docs)
-    diff, lo, hi = bootstrap_f1_diff(ca, cb, resamples=4000, seed=0)
+    ca, cb = doc_counts(a.predictions("test"), a.thresholds, docs), doc_counts(b.predictions("test"), b.thresholds, docs)
+    diff, lo, hi, _ = bootstrap_f1_diff(ca, cb, resamples=4000, seed=0)
 
     def f1diff(idx):
         idx = idx.astype(int)
@@ -241,12 +247,62 @@ def test_bootstrap_interval_matches_scipy(tmp_path):
     assert hi == pytest.approx(ref.confidence_interval.high, abs=0.01)
 
 
-def test_repeat_test_paired_and_welch():
-    name, t, p = repeat_test([0.8, 0.82, 0.79], [0.6, 0.61, 0.63], paired=True)
-    assert name == "paired t" and p == pytest.approx(stats.ttest_rel([0.8, 0.82, 0.79], [0.6, 0.61, 0.63]).pvalue)
-    name, t, p = repeat_test([0.8, 0.82, 0.79], [0.6, 0.61], paired=False)
+def test_repeat_test_is_welch_even_for_equal_seeds():
+    """Repeats of two runs share a seed number, not an initialisation: the test is unpaired."""
+    a, b = [0.8, 0.82, 0.79], [0.6, 0.61, 0.63]
+    name, t, p = repeat_test(a, b)
+    assert name == "Welch t" and p == pytest.approx(stats.ttest_ind(a, b, equal_var=False).pvalue)
+    assert p != pytest.approx(stats.ttest_rel(a, b).pvalue)
+    name, t, p = repeat_test([0.8, 0.82, 0.79], [0.6, 0.61])
     assert name == "Welch t" and p == pytest.approx(stats.ttest_ind([0.8, 0.82, 0.79], [0.6, 0.61], equal_var=False).pvalue)
-    assert repeat_test([0.8], [0.6, 0.7], paired=False) == ("", None, None)
+    assert repeat_test([0.8], [0.6, 0.7]) == ("", None, None)
+
+
+def test_holm_adjusted_p_values_are_at_least_raw_and_keep_their_order():
+    rng = np.random.default_rng(4)
+    for _ in range(50):
+        raw = list(rng.uniform(0, 0.2, int(rng.integers(1, 10))))
+        adj = holm(raw)
+        assert all(a >= r for a, r in zip(adj, raw)) and all(a <= 1 for a in adj)
+        order = np.argsort(raw, kind="stable")
+        assert all(adj[order[k]] <= adj[order[k + 1]] for k in range(len(raw) - 1))
+    # the textbook example (Holm 1979 as in statsmodels' multipletests): p * (m - rank), running max
+    assert holm([0.01, 0.04, 0.03, 0.005]) == pytest.approx([0.03, 0.06, 0.06, 0.02])
+    assert holm([0.2, None, 0.01]) == [pytest.approx(0.2), None, pytest.approx(0.02)]
+
+
+def _dev_vs_test_runs(root: Path, flip_test: bool = False) -> list:
+    """'dev-best' is best on dev but worst on test; 'test-best' the other way round."""
+    splits = {s: synthetic_docs(30, seed) for s, seed in (("dev", 30), ("test", 31))}
+    make_run(root, "dev-best", splits, [3.0, 2.8], test_quality=[0.4, 0.5], seed=1, flip_test=flip_test)
+    make_run(root, "test-best", splits, [0.8, 0.9], test_quality=[3.0, 3.1], seed=2, flip_test=flip_test)
+    make_run(root, "middle", splits, [1.5, 1.4], test_quality=[1.5, 1.6], seed=3, flip_test=flip_test)
+    return find_runs([], root)
+
+
+def test_reference_run_is_chosen_on_dev_not_test(tmp_path):
+    runs = _dev_vs_test_runs(tmp_path / "runs")
+    test_f1 = {r.name: r.summary("test")["f1"]["mean"] for r in runs}
+    assert max(test_f1, key=test_f1.get) == "test-best"           # the old choice
+    assert reference_run(runs).name == "dev-best"
+    comps = compare_all(runs, reference_run(runs), "test", resamples=500)
+    assert {c.best for c in comps} == {"dev-best"} and {c.run for c in comps} == {"test-best", "middle"}
+    assert all(c.p_boot_holm >= c.p_boot for c in comps)
+    # the page says which split chose the reference, and holds the dev-best run as the reference
+    out = report(ReportConfig(runs_dir=str(tmp_path / "runs"), output=str(tmp_path / "rep"), format="md", resamples=200))
+    md = (out / "report.md").read_text(encoding="utf-8")
+    assert "reference run **dev-best**" in md and "on the **dev** split" in md and "Holm" in md
+    js = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    assert js["reference"] == {"run": "dev-best", "chosen_on": "dev", "by": "highest mean F1", "correction": "Holm"}
+
+
+def test_flipping_every_test_label_does_not_change_the_reference(tmp_path):
+    plain = reference_run(_dev_vs_test_runs(tmp_path / "a"))
+    flipped_runs = _dev_vs_test_runs(tmp_path / "b", flip_test=True)
+    flipped = reference_run(flipped_runs)
+    assert plain.name == flipped.name == "dev-best"
+    # the test metrics did change (so a test-based choice could have moved)
+    assert plain.summary("test")["f1"]["mean"] != flipped.summary("test")["f1"]["mean"]
 
 
 # ----------------------------------------------------------------------------- broken and missing runs
@@ -287,3 +343,56 @@ def test_no_runs_is_one_clear_line(tmp_path):
     assert r.exit_code == 1 and len(r.output.strip().splitlines()) == 1 and "seg train" in r.output
     with pytest.raises(SegError, match="--split"):
         report(ReportConfig(split="train"))
+
+
+# ----------------------------------------------------------------------------- error analysis by gap type
+
+def test_error_analysis_by_gap_type_for_every_run_and_both_baselines(runs_dir, small_dataset, tmp_path):
+    from sklearn.metrics import precision_recall_fscore_support
+
+    from trainer.baselines import rule_predictions
+    from trainer.report.gaptypes import GAP_TYPES
+
+    out = report(ReportConfig(runs_dir=str(runs_dir), output=str(tmp_path / "rep"), format="md", resamples=200))
+    js = json.loads((out / "report.json").read_text(encoding="utf-8"))["gap_types"]
+    assert js["split"] == "test" and set(js["systems"]) == {"pool-good", "attmem-focal", "pool-w1", "rule", "everywhere"}
+
+    # recompute independently from the dataset's sentences: type of each gap, then P/R/F1 per type
+    s = load_split(small_dataset, "test")
+    opens = [t.lstrip(" \u3000\t")[:1] in ("「", "『") for t in s.texts]
+    gaps = [k for k, i in enumerate(s.index) if i > 0]
+    kind = {k: ("dialogue" if opens[k - 1] else "narration") + "→" + ("dialogue" if opens[k] else "narration") for k in gaps}
+    assert {kind[k] for k in gaps} == set(GAP_TYPES)         # the small dataset has all four
+    pos = {(d, i): k for k, (d, i) in enumerate(zip(s.docs, s.index))}
+
+    def expect(pred_by_sentence: dict[int, int]) -> dict:
+        res = {}
+        for t in GAP_TYPES:
+            ks = [k for k in gaps if kind[k] == t]
+            y = [s.labels[k] for k in ks]
+            p, r, f, _ = precision_recall_fscore_support(y, [pred_by_sentence[k] for k in ks], average="binary",
+                                                         zero_division=0)
+            res[t] = {"gaps": len(ks), "breaks": sum(y), "precision": p, "recall": r, "f1": f}
+        return res
+
+    run = read_run(runs_dir / "attmem-focal")
+    preds, k = run.predictions("test"), run.best_repeat
+    model = {pos[(d, int(i))]: int(p >= run.thresholds[k]) for d, i, p in zip(preds.docs, preds.index, preds.probs[:, k])}
+    rule = dict(zip(gaps, rule_predictions(s.texts, np.asarray(gaps)).tolist()))
+    for name, pred in (("attmem-focal", model), ("rule", rule), ("everywhere", {k: 1 for k in gaps})):
+        want = expect(pred)
+        for t in GAP_TYPES:
+            for m, v in want[t].items():
+                assert js["systems"][name]["by_type"][t][m] == pytest.approx(v), (name, t, m)
+    assert js["systems"]["everywhere"]["by_type"]["narration→narration"]["recall"] == 1.0
+    assert sum(js["systems"]["rule"]["by_type"][t]["gaps"] for t in GAP_TYPES) == len(gaps)
+
+    md = (out / "report.md").read_text(encoding="utf-8")
+    assert "F1 by gap type" in md and "narration→dialogue F1" in md and "rule (baseline)" in md
+    assert (out / "gap-types-test.png").stat().st_size > 5000
+    section = md[md.index("F1 by gap type"):]
+    row = next(l for l in section.splitlines() if l.startswith("| attmem-focal |"))
+    assert f"{js['systems']['attmem-focal']['by_type']['dialogue→narration']['f1']:.3f}" in row
+    html_out = report(ReportConfig(runs_dir=str(runs_dir), output=str(tmp_path / "rep-html"), resamples=200))
+    page = (html_out / "index.html").read_text(encoding="utf-8")
+    assert "F1 by gap type" in page and "dialogue→dialogue F1" in page and page.count("data:image/png") >= 2

@@ -25,7 +25,7 @@ from pipeline.embed import EmbedConfig, embed
 from pipeline.prep import DEMO_CORPUS
 from pipeline.vector_cache import VectorCache
 from trainer.config import TrainConfig
-from trainer.metrics import METRICS, segmentation_metrics
+from trainer.metrics import METRICS, best_threshold, segmentation_metrics
 from trainer.run import load_run
 from trainer.segment import SegmentConfig, segment
 from trainer.train import train
@@ -79,25 +79,25 @@ def test_evaluate_on_raw_test_files_reproduces_seg_train_test_metrics(trained, w
 
     # probabilities are the ones seg train wrote for those gaps (rounded to 6 digits there)
     rows = [json.loads(l) for l in res.stdout.splitlines()]
-    pred = {(p["doc"], p["i"]): p["prob"][run.best_repeat] for p in run.predictions("test")}
+    tp = run.predictions("test")
+    pred = {(d, int(i)): float(p[run.best_repeat]) for d, i, p in zip(tp.docs, tp.index, tp.probs)}
     got = {(r["doc"], r["i"]): r["prob"] for r in rows if r["i"] > 0}
     assert len(got) == len(pred) > 50
     assert max(abs(got[k] - pred[k]) for k in pred) < 2e-6
 
 
-def test_ensemble_averages_all_repeats(trained):
+def test_ensemble_averages_all_repeats_with_a_threshold_tuned_on_mean_dev_probabilities(trained):
     run_dir = trained["run"]
     run = load_run(run_dir)
     ds = trained["dataset"]
     files = [d["source"] for d in load_documents(ds) if d["split"] == "test"]
     preds = run.predictions("test")
-    y = np.array([p["label"] for p in preds])
-    mean_prob = np.array([np.mean(p["prob"]) for p in preds])
-    thr = float(np.mean(run.thresholds))
-    from collections import Counter
-
-    counts = list(Counter(p["doc"] for p in preds).values())        # rows come in document order
-    expect = segmentation_metrics(y, mean_prob >= thr, counts)
+    mean_prob = preds.probs.mean(axis=1)
+    # the ensemble's own threshold: best F1 of the averaged dev probabilities (what each repeat's was)
+    dev = run.predictions("dev")
+    thr, _ = best_threshold(dev.labels, dev.probs.mean(axis=1))
+    assert thr != pytest.approx(float(np.mean(run.thresholds)))    # the old rule gives another cut here
+    expect = segmentation_metrics(preds.labels, mean_prob >= thr, preds.doc_gap_counts())
     out = segment(SegmentConfig(inputs=files, run=str(run_dir), ensemble=True, evaluate=True, format="jsonl"),
                   stdout=open("/dev/null", "w"))
     assert out.threshold == pytest.approx(thr)
@@ -178,3 +178,61 @@ def test_unfinished_run_and_pickled_checkpoint_are_refused(trained, tmp_path):
     (half / "metrics.json").unlink()
     res = runner.invoke(app, ["segment", str(MELOS), "--run", str(half)])
     assert res.exit_code == 1 and "metrics.json" in res.stderr
+
+
+def _one_error_line(res) -> str:
+    assert res.exit_code == 1, res.output
+    lines = [l for l in res.output.strip().splitlines() if l.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: ") and "Traceback" not in res.output, res.output
+    return lines[0]
+
+
+@pytest.mark.parametrize("content", ["[]", '"x"', "3", "null"])
+def test_run_config_that_is_json_but_not_an_object_is_one_line(trained, tmp_path, content):
+    bad = tmp_path / "runs" / "notobj"
+    shutil.copytree(trained["run"], bad)
+    (bad / "config.json").write_text(content, encoding="utf-8")
+    msg = _one_error_line(runner.invoke(app, ["segment", str(MELOS), "--run", str(bad)]))
+    assert "config.json" in msg and "not a JSON object" in msg
+
+
+@pytest.mark.parametrize("damage", ["random", "truncated", "empty"])
+def test_damaged_weights_name_the_file_and_never_advise_weights_only_false(trained, tmp_path, damage):
+    bad = tmp_path / "runs" / "damaged"
+    shutil.copytree(trained["run"], bad)
+    run = load_run(bad)
+    f = bad / f"repeat-{run.repeats[run.best_repeat]['repeat']}.pt"
+    data = f.read_bytes()
+    f.write_bytes({"random": np.random.default_rng(0).bytes(4096), "truncated": data[: len(data) // 2],
+                   "empty": b""}[damage])
+    msg = _one_error_line(runner.invoke(app, ["segment", str(MELOS), "--run", str(bad)]))
+    assert str(f) in msg and "retrain" in msg
+    assert "weights_only" not in msg and "Unpickler" not in msg
+
+
+@pytest.mark.parametrize("value", ["2", "-1", "0", "1", "nan"])
+def test_threshold_outside_0_1_is_refused(trained, value):
+    msg = _one_error_line(runner.invoke(app, ["segment", str(MELOS), "--run", str(trained["run"]), "--threshold", value]))
+    assert "--threshold" in msg and "between 0 and 1" in msg
+
+
+def test_every_segmenter_returns_the_same_shape(trained):
+    """A trained run, the rule and texttiling all return a Segmentation over the same sentences,
+    with a decision of 1 at each input's first sentence and a score (nan there) per sentence."""
+    from trainer.segment import Segmentation, read_inputs, run_model, run_rule, run_texttiling
+
+    docs = read_inputs([str(MELOS), str(SANGETSUKI)])
+    n = sum(len(d.sentences) for d in docs)
+    starts = [0, len(docs[0].sentences)]
+    cfg = SegmentConfig(inputs=[], run="texttiling", encoder="wiki2vec", dataset=str(trained["dataset"]))
+    outs = [run_model(docs, trained["run"], SegmentConfig()), run_rule(docs),
+            run_texttiling(docs, cfg, trained["root"])]
+    for seg in outs:
+        assert isinstance(seg, Segmentation) and seg.description
+        assert seg.probs.shape == seg.decisions.shape == (n,) and seg.decisions.dtype == np.int64
+        assert set(np.unique(seg.decisions)) <= {0, 1} and all(seg.decisions[s] == 1 for s in starts)
+        assert np.isnan(seg.probs[starts]).all() and not np.isnan(np.delete(seg.probs, starts)).any()
+    model, rule, _ = outs
+    assert model.threshold == load_run(trained["run"]).thresholds[load_run(trained["run"]).best_repeat]
+    assert (model.decisions[1:] == (model.probs[1:] >= model.threshold))[np.arange(1, n) != starts[1]].all()
+    assert rule.threshold is None and np.array_equal(np.delete(rule.decisions, starts), np.delete(rule.probs, starts))

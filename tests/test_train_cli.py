@@ -226,3 +226,67 @@ def test_features_widen_the_input_and_are_recorded(train_dataset, train_data, tm
     assert inputs[:, dim].sum() == sum(t.startswith(("「", "『")) for t in test.texts) > 0
     stored = np.array([json.loads(l)["prob"] for l in (run.path / "predictions-test.jsonl").read_text().splitlines()]).T
     assert np.allclose(predict_probs(run.build_models(), inputs, test.ranges, run.window), stored, atol=1e-5)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without a CUDA GPU")
+def test_cuda_without_a_gpu_is_refused_before_anything_is_created(train_dataset, tmp_path):
+    out = tmp_path / "runs"
+    for dev in ("cuda", "cuda:1"):
+        msg = one_line_error(seg_train(str(train_dataset), "--encoder", ENC, "--device", dev, "--name", "g",
+                                       "--output", str(out)))
+        assert f"--device {dev}" in msg and "no CUDA GPU" in msg    # cuda:N is a valid form, as in seg embed
+        assert not out.exists() or list(out.iterdir()) == []        # no empty .g.partial left behind
+
+
+def test_device_forms(train_dataset, tmp_path):
+    for bad in ("cuda:", "cuda:x", "gpu", "cuda1"):
+        msg = one_line_error(seg_train(str(train_dataset), "--encoder", ENC, "--device", bad, "--output", str(tmp_path)))
+        assert "cuda:N" in msg
+    from trainer.train import check_config
+
+    check_config(TrainConfig(device="cuda:1"))       # the form is accepted; availability is checked later
+
+
+def test_interrupted_run_under_the_same_name_with_other_settings_is_not_silently_discarded(train_dataset, tmp_path, monkeypatch):
+    import trainer.train as tt
+
+    cfg = TrainConfig(dataset=str(train_dataset), encoder=ENC, epochs=1, repeats=2, hidden=8, output=str(tmp_path),
+                      name="mine")
+    real = tt.fit_repeat
+
+    def crash_on_repeat_1(cfg_, spec, sets, loss_fn, repeat, *a, **k):
+        if repeat == 1:
+            raise KeyboardInterrupt
+        return real(cfg_, spec, sets, loss_fn, repeat, *a, **k)
+
+    monkeypatch.setattr(tt, "fit_repeat", crash_on_repeat_1)
+    with pytest.raises(KeyboardInterrupt):
+        tt.train(cfg)
+    partial = tmp_path / ".mine.partial"
+    assert (partial / "repeat-0.json").is_file()
+    monkeypatch.setattr(tt, "fit_repeat", real)
+    msg = one_line_error(seg_train(str(train_dataset), "--encoder", ENC, "--epochs", "1", "--repeats", "2",
+                                   "--hidden", "8", "--output", str(tmp_path), "--name", "mine", "--model", "bilstm"))
+    assert "--model pool -> bilstm" in msg and "--force" in msg and str(partial) in msg
+    assert (partial / "repeat-0.json").is_file()                          # the finished repeat is kept
+    # --force discards it and trains the new settings
+    r = seg_train(str(train_dataset), "--encoder", ENC, "--epochs", "1", "--repeats", "2", "--hidden", "8",
+                  "--output", str(tmp_path), "--name", "mine", "--model", "bilstm", "--force")
+    assert r.exit_code == 0, r.output
+    assert json.loads((tmp_path / "mine" / "config.json").read_text())["train"]["model"] == "bilstm"
+    assert not partial.exists()
+
+
+def test_torch_floor_allows_fused_adamw_on_the_cpu():
+    """seg train builds AdamW(fused=True) on the CPU, which torch supports from 2.4 on."""
+    from pathlib import Path
+
+    tomllib = pytest.importorskip("tomllib")          # Python >= 3.11
+
+    from packaging.requirements import Requirement
+    from packaging.version import Version
+
+    deps = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())["project"]["dependencies"]
+    torch_req = next(Requirement(d) for d in deps if Requirement(d).name == "torch")
+    assert not torch_req.specifier.contains(Version("2.3.1")) and torch_req.specifier.contains(Version("2.4.0"))
+    torch.optim.AdamW(torch.nn.Linear(2, 1).parameters(), fused=True)     # and the installed torch can do it

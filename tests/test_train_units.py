@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import math
 
 import numpy as np
@@ -221,3 +222,87 @@ def test_surface_features_from_real_sentences():
     for bad in ("brackets,brackets", "pos", "brackets;length"):
         with pytest.raises(SegError, match="--features"):
             parse_features(bad)
+
+
+# ----------------------------------------------------------------------------- one definition of each fact
+
+def test_cli_option_defaults_come_from_the_config_dataclasses():
+    """cli.py writes no default of train/report/segment itself (ast), and each typer default is the dataclass's."""
+    import ast
+    import dataclasses
+    from pathlib import Path
+
+    import typer.main
+
+    import cli
+    from trainer.config import TrainConfig
+    from trainer.settings import ReportConfig, SegmentConfig
+
+    tree = ast.parse(Path(cli.__file__).read_text(encoding="utf-8"))
+    for fn in (n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name in ("train", "report", "segment")):
+        for default in fn.args.defaults:
+            first = default.args[0]
+            literal = isinstance(first, ast.Constant) and first.value not in (None, Ellipsis)
+            literal = literal or (isinstance(first, ast.Call) and any(isinstance(a, ast.Constant) for a in first.args))
+            assert not literal, f"cli.{fn.name}: literal default {ast.unparse(first)}"
+    command = typer.main.get_command(cli.app)
+    for name, cfg in (("train", TrainConfig()), ("report", ReportConfig()), ("segment", SegmentConfig())):
+        fields = {f.name: getattr(cfg, f.name) for f in dataclasses.fields(cfg)}
+        for p in command.commands[name].params:
+            if p.name in fields and p.default is not None and not p.required and p.name not in ("runs", "inputs"):
+                want = fields[p.name]
+                assert (str(p.default) if isinstance(p.default, Path) else p.default) == want, (name, p.name)
+
+
+def test_model_constructors_are_strict():
+    """No `**_`: a keyword a model does not take is an error, and no constructor default can
+    disagree with config.py because constructors have none."""
+    from trainer.models import MODEL_CLASSES, from_spec, model_spec
+
+    cfg = TrainConfig(model="pool")
+    spec = model_spec(cfg, 16)
+    from trainer.models.pool import PoolIntegrator
+
+    args = dict(dim=16, left=2, right=2, hidden=8, layers=1, dropout=0.3, pooling="mean")
+    PoolIntegrator(**args)
+    with pytest.raises(TypeError):
+        PoolIntegrator(**args, heads=4)                 # swallowed silently before
+    with pytest.raises(TypeError):
+        PoolIntegrator(**{k: v for k, v in args.items() if k != "dropout"})    # no hidden default any more
+    for kind, cls in MODEL_CLASSES.items():
+        params = inspect.signature(cls).parameters.values()
+        assert all(p.default is inspect.Parameter.empty and p.kind is not p.VAR_KEYWORD for p in params), kind
+        m = from_spec(model_spec(TrainConfig(model=kind), 16))
+        assert all(d.p == TrainConfig().dropout for d in m.modules() if isinstance(d, torch.nn.Dropout)), kind
+    broken = {k: v for k, v in spec.items() if k != "dropout"}
+    with pytest.raises(SegError, match="lacks dropout"):
+        from_spec(broken)
+
+
+def test_one_definition_of_each_fact():
+    import trainer.config
+    import trainer.metrics
+    import trainer.predict
+    import trainer.report.attention
+    import trainer.report.collect
+    import trainer.run
+    import trainer.segment
+    import trainer.train
+    from trainer import features
+    from trainer.models import common
+
+    # one run reader, one Predictions type
+    assert trainer.report.collect.read_run is trainer.run.read_run and trainer.report.collect.Run is trainer.run.Run
+    assert not hasattr(trainer.report.collect, "RunInfo")
+    assert isinstance(trainer.run.Run.thresholds, property) and isinstance(trainer.run.Run.best_repeat, property)
+    # one gap scorer for training and prediction, one batch size
+    assert trainer.train.indexed_logits is trainer.predict.indexed_logits and not hasattr(trainer.train, "EVAL_BATCH")
+    # one metric list and direction
+    assert trainer.report.collect.METRICS is trainer.metrics.METRICS
+    assert trainer.report.collect.LOWER_IS_BETTER is trainer.metrics.LOWER_IS_BETTER
+    # one set of attention position labels: the models'
+    assert not hasattr(trainer.report.attention, "window_labels") or trainer.report.attention.window_labels is common.window_labels
+    # one definition of the dialogue brackets
+    assert trainer.segment.DIALOGUE_OPENERS[:len(features.OPENERS)] == features.OPENERS
+    # dead code gone
+    assert not hasattr(trainer.config, "POOLINGS")

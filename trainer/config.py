@@ -9,7 +9,6 @@ MODELS = WINDOW_MODELS + ("seq",)                             # seq reads whole 
 ARCHS = ("bilstm", "transformer")   # --model seq: what reads the chunk of sentences
 DECODERS = ("threshold", "viterbi", "crf")
 LOSSES = ("bce", "balanced", "focal")
-POOLINGS = ("auto", "cls", "sep", "mean", "max")
 DEVICES = ("auto", "cpu", "cuda")
 # the transformer spends ~8 hidden^2 multiply-adds per token and trains as well at 64 as at
 # 128 (aozora30k, e5: test F1 0.675 vs 0.675-0.677) in half the time; pool's cost is mostly
@@ -46,7 +45,7 @@ class TrainConfig:
     heads: int = 4                   # attention heads (transformer, attmem)
     memory_size: int = 0             # attmem: learned memory slots (0 = none)
     pooling: str = "auto"            # transformer: cls|sep|mean (auto = cls); pool: mean|max (auto = mean)
-    device: str = "auto"             # auto | cpu | cuda
+    device: str = "auto"             # auto | cpu | cuda | cuda:N
     threads: int = 0                 # torch CPU threads (0 = 1 on a <= 2-core machine, else torch's default)
     name: str | None = None          # run directory name under output; None = <model>-w<L>x<R>-<loss>-<time>
     output: str = "runs"

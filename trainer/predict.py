@@ -17,7 +17,7 @@ import torch
 
 from .windows import gap_windows, padded, parse_window
 
-BATCH = 8192
+BATCH = 4096     # candidate gaps per forward pass when scoring (training's dev/test scoring too)
 
 
 def _seq_predict(model, vectors, ranges, device) -> np.ndarray:
@@ -38,6 +38,27 @@ def gap_sentences(ranges) -> np.ndarray:
 
 def _spans(ranges) -> list[tuple[int, int]]:
     return [(int(r[-2]), int(r[-1])) for r in ranges]
+
+
+@torch.no_grad()
+def indexed_logits(model: torch.nn.Module, vectors: torch.Tensor, index: torch.Tensor, *, batch_size: int = BATCH,
+                   return_attention: bool = False):
+    """The one gap scorer: logits (G,) of `model` (set to eval mode here) on window `index` (G, L+R)
+    over padded `vectors` (N+1, D), in batches of `batch_size` gaps. With return_attention=True
+    returns (logits, attention (G, ...) as a numpy array, or None for models without attention).
+    Used by training (dev/test scoring each epoch) and by predict_probs (segment, report)."""
+    model.eval()
+    chunks, atts = [], []
+    for b in range(0, len(index), batch_size):
+        out = model.forward_indexed(vectors, index[b:b + batch_size], return_attention=return_attention)
+        if return_attention:
+            out, att = out
+            atts.append(None if att is None else att.float().cpu().numpy())
+        chunks.append(out)
+    logits = torch.cat(chunks) if chunks else torch.zeros(0, device=vectors.device)
+    if return_attention:
+        return logits, (None if not atts or atts[0] is None else np.concatenate(atts))
+    return logits
 
 
 @torch.no_grad()
@@ -67,7 +88,6 @@ def predict_probs(models, vectors: np.ndarray, ranges, window, *, batch_size: in
     probs = np.zeros((len(model_list), len(gaps)), dtype=np.float64)
     attention: list[np.ndarray | None] = []
     for k, model in enumerate(model_list):
-        model.eval()
         dev = next(model.parameters()).device
         if getattr(model, "chunk", None):          # --model seq reads whole documents, not windows
             probs[k] = _seq_predict(model, vectors, ranges, dev)
@@ -76,17 +96,11 @@ def predict_probs(models, vectors: np.ndarray, ranges, window, *, batch_size: in
             continue
         v = padded(torch.as_tensor(np.asarray(vectors, dtype=np.float32))).to(dev)
         index = torch.from_numpy(gaps.index).to(dev)
-        chunks, atts = [], []
-        for b in range(0, len(gaps), batch_size):
-            out = model.forward_indexed(v, index[b:b + batch_size], return_attention=return_attention)
-            if return_attention:
-                out, att = out
-                atts.append(None if att is None else att.float().cpu().numpy())
-            chunks.append(torch.sigmoid(out).double().cpu().numpy())
-        if chunks:
-            probs[k] = np.concatenate(chunks)
+        out = indexed_logits(model, v, index, batch_size=batch_size, return_attention=return_attention)
         if return_attention:
-            attention.append(None if not atts or atts[0] is None else np.concatenate(atts))
+            out, att = out
+            attention.append(att)
+        probs[k] = torch.sigmoid(out).double().cpu().numpy()
     out_probs = probs[0] if single else probs
     if return_attention:
         return out_probs, (attention[0] if single else attention)

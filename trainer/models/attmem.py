@@ -35,8 +35,8 @@ class Hop(nn.Module):
 
 
 class AttentionMemoryIntegrator(Integrator):
-    def __init__(self, dim: int, left: int, right: int, hidden: int = 128, layers: int = 1, heads: int = 4,
-                 memory_size: int = 0, dropout: float = 0.1, **_):
+    def __init__(self, *, dim: int, left: int, right: int, hidden: int, layers: int, heads: int, memory_size: int,
+                 dropout: float):
         super().__init__()
         self.left, self.right, self.memory_size = left, right, memory_size
         self.proj = input_projection(dim, hidden, dropout)

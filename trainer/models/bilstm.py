@@ -24,8 +24,7 @@ def _take(x: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
 
 
 class BiLSTMIntegrator(Integrator):
-    def __init__(self, dim: int, left: int, right: int, hidden: int = 128, layers: int = 1,
-                 dropout: float = 0.1, **_):
+    def __init__(self, *, dim: int, left: int, right: int, hidden: int, layers: int, dropout: float):
         super().__init__()
         self.left, self.right = left, right
         self.proj = input_projection(dim, hidden, dropout)

@@ -25,8 +25,7 @@ def weighted_mean(h: torch.Tensor, mask: torch.Tensor, logits: torch.Tensor) -> 
 
 
 class PoolIntegrator(Integrator):
-    def __init__(self, dim: int, left: int, right: int, hidden: int = 128, layers: int = 1,
-                 dropout: float = 0.1, pooling: str = "mean", **_):
+    def __init__(self, *, dim: int, left: int, right: int, hidden: int, layers: int, dropout: float, pooling: str):
         super().__init__()
         self.left, self.right, self.pooling = left, right, pooling
         self.proj = input_projection(dim, hidden, dropout)

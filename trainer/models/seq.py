@@ -28,7 +28,7 @@ ARCHS = ("bilstm", "transformer")
 
 
 class SeqModel(nn.Module):
-    def __init__(self, dim: int, hidden: int, layers: int, heads: int, dropout: float, arch: str,
+    def __init__(self, *, dim: int, hidden: int, layers: int, heads: int, dropout: float, arch: str,
                  chunk: int, crf: bool):
         super().__init__()
         self.arch, self.chunk = arch, chunk
@@ -73,7 +73,3 @@ class SeqModel(nn.Module):
             h = self.norm(self.encoder(h, src_key_padding_mask=~mask))
         h = self.drop(h)
         return self.head(torch.cat([h[:, :-1], h[:, 1:]], dim=-1)).squeeze(-1)
-
-    @staticmethod
-    def attention_labels() -> None:
-        return None

@@ -38,8 +38,8 @@ class EncoderLayer(nn.Module):
 
 
 class TransformerIntegrator(Integrator):
-    def __init__(self, dim: int, left: int, right: int, hidden: int = 128, layers: int = 1, heads: int = 4,
-                 dropout: float = 0.1, pooling: str = "cls", **_):
+    def __init__(self, *, dim: int, left: int, right: int, hidden: int, layers: int, heads: int, dropout: float,
+                 pooling: str):
         super().__init__()
         self.left, self.right, self.pooling = left, right, pooling
         self.proj = input_projection(dim, hidden, dropout)

@@ -5,8 +5,8 @@ repeat's threshold: the most confident break found, the most confidently missed 
 the most confident false alarm. Their windows are rebuilt from the dataset's cached vectors
 (`seg embed`) and run through the repeat's weights with return_attention=True.
 
-Heatmap rows are heads; columns are window positions L-2, L-1 | R0, R1 (the gap lies
-between L-1 and R0) and, for attmem, memory slots m0.. . For the transformer the row of
+Heatmap rows are heads; columns are the model's own position labels
+(trainer.models.common.window_labels: i-2, i-1 | i, i+1, the gap lying before sentence i) and, for attmem, memory slots m0.. . For the transformer the row of
 its read-out token is shown ([CLS], [SEP], or the mean over sentence rows for mean pooling).
 """
 
@@ -18,7 +18,8 @@ import numpy as np
 
 from pipeline.errors import SegError
 
-from .collect import RunInfo
+from ..models.common import window_labels
+from .collect import Run
 from .content import Block, Image, WindowBlock
 from .plots import plot_attention
 
@@ -38,16 +39,12 @@ def pick_gaps(labels: np.ndarray, probs: np.ndarray, threshold: float) -> list[t
     return out
 
 
-def window_labels(left: int, right: int) -> list[str]:
-    return [f"L-{left - k}" for k in range(left)] + [f"R{k}" for k in range(right)]
-
-
-def attention_blocks(run: RunInfo, split: str, path: Path) -> list[Block]:
+def attention_blocks(run: Run, split: str, path: Path) -> list[Block]:
     """One heatmap image (a panel per chosen gap) and the sentences of each window."""
     preds = run.predictions(split)
     if preds is None:
         return []
-    k = run.best_repeat("dev")
+    k = run.best_repeat
     rep = run.repeats[k]
     if not (run.path / f"repeat-{rep.get('repeat', k)}.pt").is_file():   # before importing torch
         raise SegError(f"no repeat-{rep.get('repeat', k)}.pt in the run directory")
@@ -88,7 +85,7 @@ def attention_blocks(run: RunInfo, split: str, path: Path) -> list[Block]:
     wl = window_labels(left, right)
     spec = trained.spec
     if att.ndim == 4:                                  # transformer: (B, heads, T, T) -> read-out row
-        labels = ["[CLS]", *wl[:left], "[SEP]", *wl[left:]]
+        labels = model.attention_labels()
         pooling = spec.get("pooling") or "cls"
         if pooling == "sep":
             att = att[:, :, left + 1, :]
@@ -101,7 +98,7 @@ def attention_blocks(run: RunInfo, split: str, path: Path) -> list[Block]:
             att = att[:, :, 0, :]
         readout = {"sep": "[SEP]", "mean": "mean of sentence rows"}.get(pooling, "[CLS]")
     else:                                              # attmem: (B, heads, L+R+M)
-        labels = wl + [f"m{j}" for j in range(att.shape[-1] - left - right)]
+        labels = model.attention_labels()
         readout = "query at the gap"
     names = dict(KINDS)
     examples, windows = [], []
@@ -113,7 +110,8 @@ def attention_blocks(run: RunInfo, split: str, path: Path) -> list[Block]:
                                    [(wl[j], s.texts[idx[n, j]], s.labels[idx[n, j]]) for j in range(left + right)
                                     if idx[n, j] >= 0]))
     img = plot_attention(examples, labels, f"{run.name}: attention per head ({readout}), repeat {rep.get('repeat', k)}", path)
-    return [Image(img, f"Attention per head over the window (L = sentences before the gap, R = from the gap on"
+    return [Image(img, f"Attention per head over the window (i = the sentence after the gap, i-1, i-2 ... before it, "
+                       f"i+1 ... after it"
                        f"{', m = memory slots' if att.ndim == 3 and len(labels) > len(wl) else ''}) for three gaps of "
                        f"the {split} split: the most confident break found, the most confident missed break and "
                        f"false alarm. Rows: heads; read-out: {readout}.")] + windows

@@ -37,8 +37,18 @@ class TableBlock:
 @dataclass
 class CompareBlock:
     comparisons: list[Comparison]
-    split: str
-    best: str
+    split: str                 # split the differences are measured on
+    best: str                  # the reference run
+    chosen_on: str = "dev"     # split that chose the reference run
+
+
+@dataclass
+class GridBlock:
+    """A plain table of preformatted cells (first column left-aligned, the rest numbers)."""
+    header: list[str]
+    rows: list[list[str]]
+    caption: str = ""
+    bold_rows: set = field(default_factory=set)     # row indices shown in bold (e.g. baselines apart)
 
 
 @dataclass
@@ -73,7 +83,7 @@ class KeyValue:
     inline: bool = False       # one wrapped line of key: value pairs instead of a table
 
 
-Block = Union[Image, Text, Notes, TableBlock, CompareBlock, SentencesBlock, WindowBlock, KeyValue]
+Block = Union[Image, Text, Notes, TableBlock, CompareBlock, GridBlock, SentencesBlock, WindowBlock, KeyValue]
 
 
 @dataclass

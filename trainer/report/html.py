@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 
 from .collect import LOWER_IS_BETTER, METRICS
-from .content import (CompareBlock, Image, KeyValue, Notes, ReportContent, SentencesBlock, TableBlock, Text,
+from .content import (CompareBlock, GridBlock, Image, KeyValue, Notes, ReportContent, SentencesBlock, TableBlock, Text,
                       WindowBlock)
 from .tables import LABELS, fmt_value
 
@@ -80,22 +80,38 @@ def _table(b: TableBlock) -> str:
 def _compare(b: CompareBlock) -> str:
     if not b.comparisons:
         return "<p>Only one finished run: nothing to compare.</p>"
-    out = [f"<p>Each run against the best run <b>{html.escape(b.best)}</b> on the {b.split} split. "
-           "ΔF1 = F1(run) − F1(best), mean over repeats, each at its chosen threshold; the 95% interval "
-           "comes from resampling documents with replacement. The t-test compares per-repeat F1.</p>",
-           "<table><tr><th>run</th><th>ΔF1</th><th>95% interval</th><th>documents</th><th>holds up?</th>"
-           "<th>t-test over repeats</th><th>note</th></tr>"]
+    out = [f"<p>Each run against the reference run <b>{html.escape(b.best)}</b>, the run with the highest mean F1 "
+           f"on the <b>{html.escape(b.chosen_on)}</b> split (test labels play no part in the choice), measured on the "
+           f"{html.escape(b.split)} split. ΔF1 = F1(run) − F1(reference), mean over repeats, each at its chosen "
+           "threshold; the 95% interval (unadjusted) and the bootstrap p-value come from resampling documents with "
+           "replacement. Both p-values are Holm-adjusted over the "
+           f"{len(b.comparisons)} comparison{'s' * (len(b.comparisons) != 1)} of this table; a difference holds up "
+           "when its Holm-adjusted bootstrap p is below 0.05. The t-test is Welch's (unpaired) over per-repeat F1.</p>",
+           "<table><tr><th>run</th><th>ΔF1</th><th>95% interval</th><th>documents</th><th>bootstrap p (Holm)</th>"
+           "<th>holds up?</th><th>Welch t-test over repeats (Holm p)</th><th>note</th></tr>"]
     for c in b.comparisons:
         ci = "—" if c.lo is None else f"[{c.lo:+.3f}, {c.hi:+.3f}]"
         d = "—" if c.diff is None else f"{c.diff:+.3f}"
+        pb = "—" if c.p_boot is None else f"{c.p_boot:.3g} ({c.p_boot_holm:.3g})"
         hu = c.holds_up
-        hold = ("too few documents" if c.lo is not None else "—") if hu is None else ('<span class="yes">yes</span>' if hu else '<span class="no">no (interval contains 0)</span>')
-        tt = "—" if not c.test else f"{c.test}: t = {c.t:.2f}, p = {c.p:.3g}"
+        hold = ("too few documents" if c.lo is not None else "—") if hu is None else ('<span class="yes">yes</span>' if hu else '<span class="no">no</span>')
+        tt = "—" if not c.test else f"{c.test}: t = {c.t:.2f}, p = {c.p:.3g} ({c.p_holm:.3g})"
         out.append(f"<tr><td>{html.escape(c.run)}</td><td class='num'>{d}</td><td class='num'>{ci}</td>"
-                   f"<td class='num'>{c.n_docs or '—'}</td><td>{hold}</td><td>{html.escape(tt)}</td>"
+                   f"<td class='num'>{c.n_docs or '—'}</td><td class='num'>{pb}</td><td>{hold}</td><td>{html.escape(tt)}</td>"
                    f"<td class='note'>{html.escape(c.note)}</td></tr>")
     out.append("</table>")
     return "\n".join(out)
+
+
+def _grid(b: GridBlock) -> str:
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in b.header)
+    rows = []
+    for k, r in enumerate(b.rows):
+        cells = "".join(f"<td>{html.escape(c)}</td>" if j == 0 else f"<td class='num'>{html.escape(c)}</td>"
+                        for j, c in enumerate(r))
+        rows.append(f"<tr{' class=baseline' if k in b.bold_rows else ''}>{cells}</tr>")
+    cap = f"<p class='note'>{_inline(b.caption)}</p>" if b.caption else ""
+    return f"<div class='wide'><table><tr>{head}</tr>{''.join(rows)}</table></div>{cap}"
 
 
 def _sentences(b: SentencesBlock) -> str:
@@ -142,6 +158,8 @@ def render(content: ReportContent) -> str:
                 body.append(_table(b))
             elif isinstance(b, CompareBlock):
                 body.append(_compare(b))
+            elif isinstance(b, GridBlock):
+                body.append(_grid(b))
             elif isinstance(b, Image):
                 body.append(f'<figure><img src="{_img(b.path)}" alt="{html.escape(b.alt or b.caption)}">'
                             f"<figcaption>{_inline(b.caption)}</figcaption></figure>")

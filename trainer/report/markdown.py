@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .collect import LOWER_IS_BETTER, METRICS
-from .content import (CompareBlock, Image, KeyValue, Notes, ReportContent, SentencesBlock, TableBlock, Text,
+from .content import (CompareBlock, GridBlock, Image, KeyValue, Notes, ReportContent, SentencesBlock, TableBlock, Text,
                       WindowBlock)
 from .tables import LABELS, fmt_value
 
@@ -36,17 +36,23 @@ def _table(b: TableBlock) -> list[str]:
 def _compare(b: CompareBlock) -> list[str]:
     if not b.comparisons:
         return ["Only one finished run: nothing to compare.", ""]
-    out = [f"Each run against the best run **{b.best}** on the {b.split} split: ΔF1 = F1(run) − F1(best), "
-           "mean over repeats at each repeat's threshold; 95% interval from resampling documents.", "",
-           "| run | ΔF1 | 95% interval | documents | holds up? | t-test over repeats | note |",
-           "|---|---:|---:|---:|---|---|---|"]
+    n = len(b.comparisons)
+    out = [f"Each run against the reference run **{b.best}**, the run with the highest mean F1 on the "
+           f"**{b.chosen_on}** split (test labels play no part in the choice), measured on the {b.split} split: "
+           "ΔF1 = F1(run) − F1(reference), mean over repeats at each repeat's threshold; 95% interval (unadjusted) and "
+           f"bootstrap p from resampling documents. p-values in parentheses are Holm-adjusted over the {n} "
+           f"comparison{'s' * (n != 1)}; a difference holds up when its Holm-adjusted bootstrap p is below 0.05. "
+           "The t-test is Welch's (unpaired) over per-repeat F1.", "",
+           "| run | ΔF1 | 95% interval | documents | bootstrap p (Holm) | holds up? | Welch t-test over repeats (Holm p) | note |",
+           "|---|---:|---:|---:|---:|---|---|---|"]
     for c in b.comparisons:
         ci = "—" if c.lo is None else f"[{c.lo:+.3f}, {c.hi:+.3f}]"
         d = "—" if c.diff is None else f"{c.diff:+.3f}"
+        pb = "—" if c.p_boot is None else f"{c.p_boot:.3g} ({c.p_boot_holm:.3g})"
         hu = c.holds_up
-        hold = ("too few documents" if c.lo is not None else "—") if hu is None else ("**yes**" if hu else "no (interval contains 0)")
-        tt = "—" if not c.test else f"{c.test}: t = {c.t:.2f}, p = {c.p:.3g}"
-        out.append(f"| {_cell(c.run)} | {d} | {ci} | {c.n_docs or '—'} | {hold} | {tt} | {_cell(c.note)} |")
+        hold = ("too few documents" if c.lo is not None else "—") if hu is None else ("**yes**" if hu else "no")
+        tt = "—" if not c.test else f"{c.test}: t = {c.t:.2f}, p = {c.p:.3g} ({c.p_holm:.3g})"
+        out.append(f"| {_cell(c.run)} | {d} | {ci} | {c.n_docs or '—'} | {pb} | {hold} | {tt} | {_cell(c.note)} |")
     return out + [""]
 
 
@@ -76,6 +82,12 @@ def render(content: ReportContent, out_dir: Path) -> str:
                 lines += _table(b)
             elif isinstance(b, CompareBlock):
                 lines += _compare(b)
+            elif isinstance(b, GridBlock):
+                lines += ["| " + " | ".join(_cell(h) for h in b.header) + " |",
+                          "|---|" + "---:|" * (len(b.header) - 1)]
+                lines += ["| " + " | ".join((f"*{_cell(c)}*" if k in b.bold_rows else _cell(c)) for c in r) + " |"
+                          for k, r in enumerate(b.rows)]
+                lines += ["", b.caption, ""] if b.caption else [""]
             elif isinstance(b, Image):
                 rel = Path(b.path).relative_to(out_dir).as_posix()
                 lines += [f"![{b.alt or Path(rel).stem}]({rel})", "", f"*{b.caption}*", ""]

@@ -15,7 +15,7 @@ import numpy as np
 from matplotlib import font_manager
 from matplotlib.figure import Figure
 
-from .collect import Predictions, RunInfo
+from .collect import Predictions, Run
 from .significance import doc_counts, f1_from_counts
 
 CJK_FILES = ("notosanscjk", "notoserifcjk", "notosansjp", "ipaexg", "ipag", "takao", "vl-gothic", "droidsansfallback",
@@ -68,7 +68,7 @@ def doc_label(doc: str, titles: dict[str, str]) -> str:
 
 # --- per run --------------------------------------------------------------------------
 
-def plot_training(run: RunInfo, path: Path) -> Optional[Path]:
+def plot_training(run: Run, path: Path) -> Optional[Path]:
     """Train/dev loss and dev F1 per epoch, one colour per repeat, best epoch starred."""
     reps = [r for r in run.repeats if r.get("epochs")]
     if not reps:
@@ -99,13 +99,13 @@ def plot_training(run: RunInfo, path: Path) -> Optional[Path]:
     return _save(fig, path)
 
 
-def plot_threshold(run: RunInfo, preds: Predictions, split: str, path: Path) -> Path:
+def plot_threshold(run: Run, preds: Predictions, split: str, path: Path) -> Path:
     """Precision-recall curve and F1 against threshold per repeat, the chosen threshold marked."""
     from sklearn.metrics import precision_recall_curve
 
     fig = _figure(10, 3.8)
     ax_pr, ax_t = fig.subplots(1, 2)
-    thr = run.thresholds() or [0.5] * preds.probs.shape[1]
+    thr = run.thresholds or [0.5] * preds.probs.shape[1]
     y = preds.labels
     for k in range(preds.probs.shape[1]):
         color = f"C{k % 10}"
@@ -113,7 +113,7 @@ def plot_threshold(run: RunInfo, preds: Predictions, split: str, path: Path) -> 
         ax_pr.plot(r, p, color=color, lw=1.2, label=f"repeat {k}")
         f1 = np.divide(2 * p * r, p + r, out=np.zeros_like(p), where=(p + r) > 0)
         ax_t.plot(t, f1[:-1], color=color, lw=1.2, label=f"repeat {k}")
-        chosen = preds.probs[:, k] >= thr[k]
+        chosen = preds.probs[:, k] >= thr[k]          # the threshold's point on the curve
         tp = float((chosen & (y == 1)).sum())
         cp = tp / max(chosen.sum(), 1)
         cr = tp / max((y == 1).sum(), 1)
@@ -135,10 +135,10 @@ def plot_threshold(run: RunInfo, preds: Predictions, split: str, path: Path) -> 
 
 # --- across runs ----------------------------------------------------------------------
 
-def doc_f1(run: RunInfo, preds: Predictions) -> dict[str, float]:
+def doc_f1(run: Run, preds: Predictions) -> dict[str, float]:
     """F1 per document, averaged over repeats, at each repeat's chosen threshold."""
     docs = list(preds.doc_slices())
-    counts = doc_counts(preds, run.thresholds() or [0.5] * preds.probs.shape[1], docs)
+    counts = doc_counts(preds, run.thresholds or [0.5] * preds.probs.shape[1], docs)
     return dict(zip(docs, f1_from_counts(counts).mean(1).tolist()))
 
 
@@ -216,4 +216,26 @@ def plot_attention(examples: Sequence[dict], x_labels: Sequence[str], title: str
     if im is not None:
         fig.colorbar(im, ax=list(axes), shrink=0.8, label="attention weight")
     fig.suptitle(title, fontsize=9)
+    return _save(fig, path)
+
+
+def plot_gap_types(systems: dict[str, dict[str, dict]], kinds: dict[str, str], gap_types: Sequence[str],
+                   split: str, path: Path) -> Path:
+    """Grouped bars: F1 of every run and baseline (hatched) on each gap type; n gaps under each group."""
+    n = len(systems)
+    w = 0.8 / max(n, 1)
+    fig = _figure(9, 4.2)
+    ax = fig.subplots()
+    x = np.arange(len(gap_types))
+    for j, (name, per_type) in enumerate(systems.items()):
+        vals = [np.nan if per_type[t]["f1"] is None else per_type[t]["f1"] for t in gap_types]
+        base = kinds.get(name) == "baseline"
+        ax.bar(x - 0.4 + w * (j + 0.5), vals, width=w, label=name + (" (baseline)" if base else ""),
+               color="none" if base else f"C{j % 10}", edgecolor="0.35" if base else f"C{j % 10}",
+               hatch="//" if name.startswith("rule") else ".." if base else None)
+    first = next(iter(systems.values()))
+    ax.set_xticks(x, [f"{t}\n{first[t]['gaps']:,} gaps, {first[t]['breaks']:,} breaks" for t in gap_types], fontsize=8)
+    ax.set(ylim=(0, 1), ylabel="F1", title=f"F1 by gap type on {split} (sentence before → sentence after the gap)")
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     return _save(fig, path)

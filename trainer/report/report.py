@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import tempfile
 import time
@@ -22,30 +23,18 @@ from pipeline.progress import progress
 
 from . import html as html_writer
 from . import markdown as md_writer
-from .collect import METRICS, RunInfo, find_runs
-from .content import (Block, CompareBlock, Image, KeyValue, Notes, ReportContent, Section, SentenceLine,
+from .collect import METRICS, Run, find_runs
+from .content import (Block, CompareBlock, GridBlock, Image, KeyValue, Notes, ReportContent, Section, SentenceLine,
                       SentencesBlock, TableBlock, Text)
-from .plots import cjk_font, doc_f1, plot_doc_f1, plot_threshold, plot_timeline, plot_training
-from .significance import Comparison, compare_all
+from .gaptypes import GAP_TYPES, GapTypeResult, gap_type_analysis
+from .plots import cjk_font, doc_f1, plot_doc_f1, plot_gap_types, plot_threshold, plot_timeline, plot_training
+from .significance import REFERENCE_SPLIT, Comparison, compare_all, reference_run
 from .tables import Table, build_table, rich_table, run_settings
+from ..settings import ReportConfig
 
 SPLITS = ("test", "dev")
 FORMATS = ("html", "md")
 ATTENTION_MODELS = ("transformer", "attmem")
-
-
-@dataclass
-class ReportConfig:
-    runs: list[str] = field(default_factory=list)   # run directories or names under runs_dir; empty = all
-    runs_dir: str = "runs"
-    split: str = "test"                              # split of the plots and the significance figures
-    sort: str = "f1"                                 # metric the table rows are sorted by
-    output: str = "report"
-    format: str = "html"                             # html (one self-contained page) | md (+ PNGs beside it)
-    force: bool = False
-    resamples: int = 2000                            # bootstrap resamples of documents
-    seed: int = 0                                    # bootstrap seed
-    max_sentences: int = 150                         # sentences shown in the document view
 
 
 def _check(cfg: ReportConfig) -> None:
@@ -59,11 +48,6 @@ def _check(cfg: ReportConfig) -> None:
         raise SegError(f"resamples {cfg.resamples}: use at least 100 (1000+ for a stable interval)")
 
 
-def best_run(runs: list[RunInfo], split: str) -> Optional[RunInfo]:
-    have = [r for r in runs if r.complete and isinstance(r.summary(split).get("f1"), dict)]
-    return max(have, key=lambda r: float(r.summary(split)["f1"]["mean"])) if have else None
-
-
 def report(cfg: ReportConfig, out: Optional[Console] = None) -> Path:
     """Write the report of `cfg.runs` (or every run under `cfg.runs_dir`) and return its directory."""
     _check(cfg)
@@ -73,18 +57,27 @@ def report(cfg: ReportConfig, out: Optional[Console] = None) -> Path:
     runs = find_runs(cfg.runs, Path(cfg.runs_dir))
     other = "dev" if cfg.split == "test" else "test"
     tables = {s: build_table(runs, s, cfg.sort) for s in (cfg.split, other)}
-    best = best_run(runs, cfg.split)
+    best = reference_run(runs)     # chosen on dev, whatever split the comparisons are made on
     comparisons = compare_all(runs, best, cfg.split, cfg.resamples, cfg.seed) if best else []
+    gap_types = gap_type_analysis(runs, cfg.split)
 
-    with atomic_dir(output, force=cfg.force) as tmp:
-        with tempfile.TemporaryDirectory(prefix="seg-report-") as scratch:
-            img_dir = tmp if cfg.format == "md" else Path(scratch)
-            content = build_content(cfg, runs, tables, best, comparisons, img_dir)
-            if cfg.format == "html":
-                write_text_atomic(tmp / "index.html", html_writer.render(content))
-            else:
-                write_text_atomic(tmp / "report.md", md_writer.render(content, tmp))
-        write_json_atomic(tmp / "report.json", summary_json(cfg, runs, tables, comparisons))
+    # a failed write (disk full, read-only location) is reported against the report directory
+    # the user asked for; atomic_dir has removed the half-built temporary one, nothing is left
+    try:
+        with atomic_dir(output, force=cfg.force) as tmp:
+            with tempfile.TemporaryDirectory(prefix="seg-report-") as scratch:
+                img_dir = tmp if cfg.format == "md" else Path(scratch)
+                content = build_content(cfg, runs, tables, best, comparisons, img_dir, gap_types)
+                if cfg.format == "html":
+                    write_text_atomic(tmp / "index.html", html_writer.render(content))
+                else:
+                    write_text_atomic(tmp / "report.md", md_writer.render(content, tmp))
+            write_json_atomic(tmp / "report.json", summary_json(cfg, runs, tables, comparisons, gap_types))
+    except OSError as e:
+        tmp_prefix = str(output.parent / f".{output.name}.tmp-")
+        if e.errno is None or not (e.filename is None or str(e.filename).startswith(tmp_prefix)):
+            raise                  # names its own file (e.g. the output's parent, read-only)
+        raise OSError(e.errno, e.strerror or os.strerror(e.errno), str(output)) from None
 
     console = out or Console(width=None if sys.stdout.isatty() else 220)
     for s in (cfg.split, other):
@@ -93,19 +86,23 @@ def report(cfg: ReportConfig, out: Optional[Console] = None) -> Path:
     for r in runs:
         for n in r.notes:
             console.print(f"[yellow]⚠ {r.name}: {n}[/]")
+    if best is not None and comparisons:
+        console.print(f"reference run (best mean {REFERENCE_SPLIT} F1): {best.name}; differences on {cfg.split}, "
+                      f"p-values Holm-adjusted over {len(comparisons)} comparison(s)")
     for c in comparisons:
         if c.lo is not None:
             verdict = c.note if c.holds_up is None else "holds up" if c.holds_up else "within noise"
-            console.print(f"{c.run} vs best {c.best}: ΔF1 {c.diff:+.3f}, 95% CI [{c.lo:+.3f}, {c.hi:+.3f}] over "
-                          f"{c.n_docs} documents ({verdict})")
+            console.print(f"{c.run} vs reference {c.best}: ΔF1 {c.diff:+.3f}, 95% CI [{c.lo:+.3f}, {c.hi:+.3f}] over "
+                          f"{c.n_docs} documents, Holm p {c.p_boot_holm:.3g} ({verdict})")
         elif c.diff is not None:
-            console.print(f"{c.run} vs best {c.best}: ΔF1 {c.diff:+.3f} ({c.note})")
+            console.print(f"{c.run} vs reference {c.best}: ΔF1 {c.diff:+.3f} ({c.note})")
     main = output / ("index.html" if cfg.format == "html" else "report.md")
     console.print(f"report written to [bold]{main}[/]")
     return output
 
 
-def summary_json(cfg: ReportConfig, runs: list[RunInfo], tables: dict[str, Table], comparisons: list[Comparison]) -> dict:
+def summary_json(cfg: ReportConfig, runs: list[Run], tables: dict[str, Table], comparisons: list[Comparison],
+                 gap_types: Optional[GapTypeResult] = None) -> dict:
     def row(r):
         return {"name": r.name, "kind": r.kind, "settings": r.settings, "repeats": r.repeats, "note": r.note,
                 "best": sorted(r.best), "beats": sorted(r.beats),
@@ -113,12 +110,17 @@ def summary_json(cfg: ReportConfig, runs: list[RunInfo], tables: dict[str, Table
     return {"config": asdict(cfg), "runs": [{"name": r.name, "path": str(r.path), "complete": r.complete, "notes": r.notes}
                                            for r in runs],
             "tables": {s: {"columns": t.columns, "rows": [row(r) for r in t.rows]} for s, t in tables.items()},
-            "comparisons": [asdict(c) for c in comparisons]}
+            "reference": {"run": comparisons[0].best if comparisons else None, "chosen_on": REFERENCE_SPLIT,
+                          "by": "highest mean F1", "correction": "Holm"},
+            "comparisons": [asdict(c) | {"holds_up": c.holds_up} for c in comparisons],
+            "gap_types": None if gap_types is None else {
+                "split": gap_types.split, "runs": "best repeat by dev F1 at its dev threshold",
+                "systems": {n: {"kind": gap_types.kinds[n], "by_type": v} for n, v in gap_types.systems.items()}}}
 
 
 # --- content --------------------------------------------------------------------------
 
-def _titles(runs: list[RunInfo]) -> dict[str, dict]:
+def _titles(runs: list[Run]) -> dict[str, dict]:
     from pipeline.dataset import load_documents
 
     out: dict[str, dict] = {}
@@ -136,8 +138,8 @@ def _titles(runs: list[RunInfo]) -> dict[str, dict]:
     return out
 
 
-def build_content(cfg: ReportConfig, runs: list[RunInfo], tables: dict[str, Table], best: Optional[RunInfo],
-                  comparisons: list[Comparison], img_dir: Path) -> ReportContent:
+def build_content(cfg: ReportConfig, runs: list[Run], tables: dict[str, Table], best: Optional[Run],
+                  comparisons: list[Comparison], img_dir: Path, gap_types: Optional[GapTypeResult] = None) -> ReportContent:
     split = cfg.split
     order = {row.name: k for k, row in enumerate(tables[split].rows)}
     runs = sorted(runs, key=lambda r: order.get(r.name, len(order)))     # table order: best first
@@ -145,7 +147,9 @@ def build_content(cfg: ReportConfig, runs: list[RunInfo], tables: dict[str, Tabl
     titles = {k: str(v.get("title") or k) for k, v in docs.items()}
     finished = [r for r in runs if r.complete]
     subtitle = (f"{len(runs)} run{'s' * (len(runs) != 1)} ({len(finished)} finished) · plots and significance on the "
-                f"`{split}` split · rows sorted by {cfg.sort} · {time.strftime('%Y-%m-%d %H:%M')}")
+                f"`{split}` split · reference run chosen on `{REFERENCE_SPLIT}`"
+                + (f" ({best.name})" if best is not None else "")
+                + f" · rows sorted by {cfg.sort} · {time.strftime('%Y-%m-%d %H:%M')}")
     content = ReportContent("seg report", subtitle)
 
     overview = Section("Runs compared")
@@ -159,10 +163,17 @@ def build_content(cfg: ReportConfig, runs: list[RunInfo], tables: dict[str, Tabl
 
     if best is not None:
         content.sections.append(Section("Does the difference hold up?",
-                                        [CompareBlock(comparisons, split, best.name)]))
+                                        [CompareBlock(comparisons, split, best.name, REFERENCE_SPLIT)]))
 
     # plots: a list of jobs, run under one progress bar
     jobs: list[tuple[str, Callable[[], list[Block]]]] = []
+    if gap_types is not None:
+        errors = Section(f"Where runs win and lose: F1 by gap type ({split})", gap_type_blocks(gap_types))
+        content.sections.append(errors)
+        jobs.append(("F1 by gap type", lambda: errors.blocks.insert(2, Image(
+            plot_gap_types(gap_types.systems, gap_types.kinds, GAP_TYPES, split, img_dir / f"gap-types-{split}.png"),
+            "F1 of each run (best repeat by dev F1, at its dev threshold) and of the baselines (hatched) on each "
+            "type of gap; under each group the number of gaps and true breaks of that type."))))
     per_doc = Section(f"Per document ({split})")
     doc_view = Section(f"One document ({split})")
     run_sections = {r.name: Section(f"Run {r.name}") for r in runs}
@@ -227,31 +238,49 @@ def build_content(cfg: ReportConfig, runs: list[RunInfo], tables: dict[str, Tabl
     return content
 
 
+def gap_type_blocks(g: GapTypeResult) -> list[Block]:
+    """The explanation and the table of the error analysis by gap type (the plot is added as a job)."""
+    def cell(v: Optional[float]) -> str:
+        return "—" if v is None else f"{v:.3f}"
+
+    header = ["system"] + [f"{t} {m}" for t in GAP_TYPES for m in ("P", "R", "F1")]
+    names = list(g.systems)
+    rows = [[n + (" (baseline)" if g.kinds[n] == "baseline" else "")]
+            + [cell(g.systems[n][t][m]) for t in GAP_TYPES for m in ("precision", "recall", "f1")] for n in names]
+    first = g.systems[names[0]]
+    counts = "; ".join(f"{t}: {first[t]['gaps']:,} gaps, {first[t]['breaks']:,} breaks "
+                       f"({(first[t]['breaks'] / first[t]['gaps'] if first[t]['gaps'] else 0):.0%})" for t in GAP_TYPES)
+    text = Text("Every gap lies between two sentences; a sentence is dialogue when it opens with 「 or 『 (the "
+                "bracket definition of `trainer/features.py`), else narration. Precision, recall and F1 of the breaks "
+                f"predicted at each type of gap on the {g.split} split, for each run's best repeat by dev F1 at its dev "
+                "threshold and for the baselines on the same gaps: the bracket rule (a break before 「/『 or after "
+                "」/』) and a break at every gap. Gaps of each type: " + counts + ".")
+    return [text, GridBlock(header, rows, bold_rows={k for k, n in enumerate(names) if g.kinds[n] == "baseline"})]
+
+
 def _safe(name: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
 
 
-def _settings_rows(r: RunInfo) -> list[tuple[str, str]]:
+def _settings_rows(r: Run) -> list[tuple[str, str]]:
     rows = [("path", str(r.path)), ("dataset", str(r.dataset or "?"))]
     rows += [(k, v) for k, v in run_settings(r).items() if k not in ("dataset", "name", "output", "force", "threads")]
     if r.repeats:
-        rows.append(("thresholds (chosen on dev)", ", ".join(f"{t:.3f}" for t in r.thresholds())))
+        rows.append(("thresholds (chosen on dev)", ", ".join(f"{t:.3f}" for t in r.thresholds)))
         rows.append(("best epochs", ", ".join(str(x.get("best_epoch", "?")) for x in r.repeats)))
     if r.config.get("seg_version"):
         rows.append(("seg version", str(r.config["seg_version"])))
     return rows
 
 
-def _repeat_preds(r: RunInfo, split: str) -> tuple[np.ndarray, np.ndarray]:
-    """(0/1 predictions, probabilities) of the run's best repeat (by dev F1) at its threshold."""
+def _repeat_preds(r: Run, split: str) -> tuple[np.ndarray, np.ndarray]:
+    """(0/1 predictions, probabilities) of the run's best repeat (by dev F1), decided as trained."""
     p = r.predictions(split)
-    k = r.best_repeat("dev")
-    thr = r.thresholds()
-    t = thr[k] if k < len(thr) else 0.5
-    return p.probs[:, k] >= t, p.probs[:, k]
+    k = r.best_repeat
+    return p.decisions(r.thresholds)[:, k], p.probs[:, k]
 
 
-def document_view(cfg: ReportConfig, runs: list[RunInfo], best: Optional[RunInfo], titles: dict[str, str],
+def document_view(cfg: ReportConfig, runs: list[Run], best: Optional[Run], titles: dict[str, str],
                   img_dir: Path) -> list[Block]:
     """A strip of one document's true and predicted breaks for every run, and (HTML) its sentences."""
     split = cfg.split
@@ -292,7 +321,7 @@ def document_view(cfg: ReportConfig, runs: list[RunInfo], best: Optional[RunInfo
     return blocks
 
 
-def _doc_texts(run: RunInfo, split: str, doc: str) -> Optional[list[tuple[int, str]]]:
+def _doc_texts(run: Run, split: str, doc: str) -> Optional[list[tuple[int, str]]]:
     from pipeline.dataset import load_split
 
     if run.dataset is None:
@@ -304,7 +333,7 @@ def _doc_texts(run: RunInfo, split: str, doc: str) -> Optional[list[tuple[int, s
     return [(i, t) for d, i, t in zip(s.docs, s.index, s.texts) if d == doc]
 
 
-def attention_section(run: RunInfo, split: str, path: Path) -> list[Block]:
+def attention_section(run: Run, split: str, path: Path) -> list[Block]:
     from .attention import attention_blocks
 
     try:

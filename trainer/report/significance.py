@@ -1,13 +1,25 @@
 """Does a difference between two runs hold up?
 
-Two views, both against the best run of the table:
+Every run is compared with one reference run: the run with the highest mean F1 on the
+**dev** split (reference_run), so that the choice of what to compare against never looks
+at the test labels the comparison is then made on. Two views:
 
 * bootstrap over documents: resample the split's documents with replacement, recompute
   each run's F1 (pooled over the resampled documents, at each repeat's chosen threshold,
-  then averaged over repeats) and take the 2.5/97.5 percentiles of the difference.
+  then averaged over repeats); the 2.5/97.5 percentiles of the difference give the
+  (unadjusted) 95% interval and the two-sided bootstrap p-value is
+  2 * min(P(d <= 0), P(d >= 0)) with the (count + 1) / (B + 1) correction.
   Documents, not gaps, are resampled because gaps within one novel are not independent.
-* a t-test over repeats (scipy.stats): paired when both runs used the same seeds,
-  Welch's otherwise; needs at least two repeats on each side.
+* Welch's t-test over repeats (scipy.stats.ttest_ind, equal_var=False): repeats of two
+  runs share nothing but a seed number (different architectures or settings draw different
+  initialisations from one seed), so the samples are independent; needs at least two
+  repeats on each side.
+
+With several runs there are several comparisons against one reference; both families of
+p-values (bootstrap and t-test) are corrected with Holm's step-down method (holm), which
+controls the family-wise error rate at 5% without assuming independence. A difference
+"holds up" when its Holm-adjusted bootstrap p-value is below 0.05 (and the split has at
+least MIN_DOCS documents).
 """
 
 from __future__ import annotations
@@ -18,10 +30,12 @@ from typing import Optional
 import numpy as np
 from scipy import stats
 
-from .collect import Predictions, RunInfo
+from .collect import Predictions, Run
 
 
 MIN_DOCS = 5   # fewer documents than this: the interval is shown but no verdict is drawn
+ALPHA = 0.05   # family-wise error rate of the Holm-corrected verdicts
+REFERENCE_SPLIT = "dev"   # the split that chooses the reference run (never test)
 
 
 @dataclass
@@ -29,27 +43,49 @@ class Comparison:
     run: str
     best: str
     diff: Optional[float] = None          # F1(run) - F1(best) on the full split
-    lo: Optional[float] = None            # 95% bootstrap interval of the difference
+    lo: Optional[float] = None            # 95% bootstrap interval of the difference (unadjusted)
     hi: Optional[float] = None
     n_docs: int = 0
     resamples: int = 0
-    test: str = ""                        # "paired t" | "Welch t" | ""
+    p_boot: Optional[float] = None        # two-sided bootstrap p-value of the difference
+    p_boot_holm: Optional[float] = None   # ... Holm-adjusted over the comparisons of the report
+    test: str = ""                        # "Welch t" | ""
     t: Optional[float] = None
-    p: Optional[float] = None
+    p: Optional[float] = None             # Welch t-test p-value over repeats
+    p_holm: Optional[float] = None        # ... Holm-adjusted
     note: str = ""
 
     @property
     def holds_up(self) -> Optional[bool]:
-        """True when the bootstrap interval excludes 0; None without an interval or with fewer
-        than MIN_DOCS documents (a handful of documents can put the interval anywhere)."""
-        if self.lo is None or self.hi is None or self.n_docs < MIN_DOCS:
+        """True when the Holm-adjusted bootstrap p-value is below ALPHA; None without a bootstrap
+        or with fewer than MIN_DOCS documents (a handful of documents can put it anywhere)."""
+        p = self.p_boot_holm if self.p_boot_holm is not None else self.p_boot
+        if p is None or self.n_docs < MIN_DOCS:
             return None
-        return self.lo > 0 or self.hi < 0
+        return p < ALPHA
+
+
+def holm(pvalues: list[Optional[float]]) -> list[Optional[float]]:
+    """Holm's step-down adjustment (Holm 1979) of a family of p-values; None entries are skipped.
+
+    Sort the m p-values ascending, multiply the k-th smallest (k = 0..m-1) by m - k, make the
+    sequence non-decreasing (running maximum) and cap it at 1. Every adjusted value is >= its
+    raw value, and the adjusted values keep the order of the raw ones. (statsmodels'
+    multipletests(method="holm") computes the same; it is not a dependency here.)
+    """
+    idx = [k for k, p in enumerate(pvalues) if p is not None]
+    out: list[Optional[float]] = [None] * len(pvalues)
+    m = len(idx)
+    running = 0.0
+    for rank, k in enumerate(sorted(idx, key=lambda k: pvalues[k])):
+        running = max(running, min(1.0, (m - rank) * float(pvalues[k])))
+        out[k] = running
+    return out
 
 
 def doc_counts(preds: Predictions, thresholds: list[float], docs: list[str]) -> np.ndarray:
     """(len(docs), repeats, 3) true positives, false positives, false negatives per document."""
-    pred = preds.probs >= np.asarray(thresholds, dtype=np.float64)[None, :]
+    pred = preds.decisions(thresholds)
     lab = preds.labels[:, None].astype(bool)
     tp, fp, fn = pred & lab, pred & ~lab, ~pred & lab
     sl = preds.doc_slices()
@@ -70,8 +106,9 @@ def f1_from_counts(c: np.ndarray) -> np.ndarray:
 
 
 def bootstrap_f1_diff(a: np.ndarray, b: np.ndarray, resamples: int = 2000, seed: int = 0,
-                      level: float = 0.95) -> tuple[float, float, float]:
-    """Difference F1(a) - F1(b) and its bootstrap interval; a, b are doc_counts over the same documents."""
+                      level: float = 0.95) -> tuple[float, float, float, float]:
+    """Difference F1(a) - F1(b), its bootstrap interval and two-sided bootstrap p-value;
+    a, b are doc_counts over the same documents."""
     n = a.shape[0]
     point = float(f1_from_counts(a.sum(0)).mean() - f1_from_counts(b.sum(0)).mean())
     rng = np.random.default_rng(seed)
@@ -81,20 +118,20 @@ def bootstrap_f1_diff(a: np.ndarray, b: np.ndarray, resamples: int = 2000, seed:
     d = fa - fb
     alpha = (1 - level) / 2
     lo, hi = np.quantile(d, [alpha, 1 - alpha])
-    return point, float(lo), float(hi)
+    tail = min(np.count_nonzero(d <= 0), np.count_nonzero(d >= 0))
+    p = min(1.0, 2 * (tail + 1) / (resamples + 1))
+    return point, float(lo), float(hi), float(p)
 
 
-def repeat_test(a: list[float], b: list[float], paired: bool) -> tuple[str, Optional[float], Optional[float]]:
-    """t-test of per-repeat scores; paired needs equal lengths. (name, t, p) or ("", None, None)."""
+def repeat_test(a: list[float], b: list[float]) -> tuple[str, Optional[float], Optional[float]]:
+    """Welch's t-test of per-repeat scores of two runs. (name, t, p) or ("", None, None).
+
+    Unpaired: repeat k of one run and repeat k of another share a seed number but no
+    initialisation (other architectures draw other weights from it), so nothing pairs them.
+    """
     if len(a) < 2 or len(b) < 2:
         return "", None, None
     a_, b_ = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
-    if paired and len(a_) == len(b_):
-        d = a_ - b_
-        if np.allclose(d, d[0]):          # constant difference: t is undefined (0 or infinite)
-            return "paired t", (0.0 if d[0] == 0 else float(np.sign(d[0]) * np.inf)), (1.0 if d[0] == 0 else 0.0)
-        r = stats.ttest_rel(a_, b_)
-        return "paired t", float(r.statistic), float(r.pvalue)
     if np.allclose(a_, a_[0]) and np.allclose(b_, b_[0]):
         same = np.isclose(a_[0], b_[0])
         return "Welch t", (0.0 if same else float(np.sign(a_[0] - b_[0]) * np.inf)), (1.0 if same else 0.0)
@@ -102,12 +139,9 @@ def repeat_test(a: list[float], b: list[float], paired: bool) -> tuple[str, Opti
     return "Welch t", float(r.statistic), float(r.pvalue)
 
 
-def compare(run: RunInfo, best: RunInfo, split: str, resamples: int = 2000, seed: int = 0) -> Comparison:
+def compare(run: Run, best: Run, split: str, resamples: int = 2000, seed: int = 0) -> Comparison:
     c = Comparison(run.name, best.name, resamples=resamples)
-    seeds_a = [r.get("seed") for r in run.repeats]
-    seeds_b = [r.get("seed") for r in best.repeats]
-    c.test, c.t, c.p = repeat_test(run.per_repeat(split, "f1"), best.per_repeat(split, "f1"),
-                                   paired=seeds_a == seeds_b and None not in seeds_a)
+    c.test, c.t, c.p = repeat_test(run.per_repeat(split, "f1"), best.per_repeat(split, "f1"))
     if run.dataset_key != best.dataset_key:
         c.note = "different datasets: no bootstrap"
         return c
@@ -121,16 +155,29 @@ def compare(run: RunInfo, best: RunInfo, split: str, resamples: int = 2000, seed
         return c
     c.n_docs = len(docs)
     if c.n_docs < 2:
-        c.diff = float(f1_from_counts(doc_counts(pa, run.thresholds(), docs).sum(0)).mean()
-                       - f1_from_counts(doc_counts(pb, best.thresholds(), docs).sum(0)).mean())
+        c.diff = float(f1_from_counts(doc_counts(pa, run.thresholds, docs).sum(0)).mean()
+                       - f1_from_counts(doc_counts(pb, best.thresholds, docs).sum(0)).mean())
         c.note = f"one document in the {split} split: resampling documents gives no interval"
         return c
-    c.diff, c.lo, c.hi = bootstrap_f1_diff(doc_counts(pa, run.thresholds(), docs),
-                                           doc_counts(pb, best.thresholds(), docs), resamples, seed)
+    c.diff, c.lo, c.hi, c.p_boot = bootstrap_f1_diff(doc_counts(pa, run.thresholds, docs),
+                                           doc_counts(pb, best.thresholds, docs), resamples, seed)
     if c.n_docs < MIN_DOCS:
         c.note = f"only {c.n_docs} documents in the {split} split: too few to tell"
     return c
 
 
-def compare_all(runs: list[RunInfo], best: RunInfo, split: str, resamples: int = 2000, seed: int = 0) -> list[Comparison]:
-    return [compare(r, best, split, resamples, seed) for r in runs if r.complete and r is not best]
+def reference_run(runs: list[Run]) -> Optional[Run]:
+    """The finished run with the highest mean F1 on REFERENCE_SPLIT (dev); ties: the first in order.
+    Test labels play no part in the choice."""
+    have = [r for r in runs if r.complete and isinstance(r.summary(REFERENCE_SPLIT).get("f1"), dict)]
+    return max(have, key=lambda r: float(r.summary(REFERENCE_SPLIT)["f1"]["mean"])) if have else None
+
+
+def compare_all(runs: list[Run], best: Run, split: str, resamples: int = 2000, seed: int = 0) -> list[Comparison]:
+    """Every other finished run against `best`, with Holm-adjusted p-values over the family."""
+    out = [compare(r, best, split, resamples, seed) for r in runs if r.complete and r is not best]
+    for c, p in zip(out, holm([c.p_boot for c in out])):
+        c.p_boot_holm = p
+    for c, p in zip(out, holm([c.p for c in out])):
+        c.p_holm = p
+    return out

@@ -12,7 +12,7 @@ from typing import Optional
 
 from rich.table import Table as RichTable
 
-from .collect import LOWER_IS_BETTER, METRICS, RunInfo
+from .collect import LOWER_IS_BETTER, METRICS, Run
 
 LABELS = {"precision": "P", "recall": "R", "f1": "F1", "bacc": "bAcc", "pk": "Pk", "windowdiff": "WD"}
 # settings always shown (when known), then any other train setting that differs between runs
@@ -49,7 +49,7 @@ APPLIES = {"memory_size": ("model", {"attmem"}), "heads": ("model", {"transforme
            "beta": ("loss", {"balanced"})}
 
 
-def run_settings(run: RunInfo) -> dict[str, str]:
+def run_settings(run: Run) -> dict[str, str]:
     t = run.train
     s = {k: _fmt_setting(v) for k, v in t.items() if not isinstance(v, (dict, list))
          and (k not in APPLIES or t.get(APPLIES[k][0]) in APPLIES[k][1])}
@@ -67,7 +67,7 @@ def _fmt_setting(v) -> str:
     return "" if v is None else str(v)
 
 
-def differing_columns(runs: list[RunInfo]) -> list[str]:
+def differing_columns(runs: list[Run]) -> list[str]:
     sets = [run_settings(r) for r in runs if r.config]
     keys: set[str] = set()
     for s in sets:
@@ -81,7 +81,7 @@ def differing_columns(runs: list[RunInfo]) -> list[str]:
     return cols
 
 
-def build_table(runs: list[RunInfo], split: str, sort: str = "f1") -> Table:
+def build_table(runs: list[Run], split: str, sort: str = "f1") -> Table:
     cols = differing_columns(runs)
     rows: list[Row] = []
     for r in runs:
@@ -127,9 +127,9 @@ def _mark_best(rows: list[Row]) -> None:
                 row.best.add(m)
 
 
-def baseline_rows(runs: list[RunInfo], split: str, cols: list[str]) -> list[Row]:
+def baseline_rows(runs: list[Run], split: str, cols: list[str]) -> list[Row]:
     """Baselines of each distinct dataset among the runs (labelled by dataset if several)."""
-    by_ds: dict[str, tuple[RunInfo, dict]] = {}
+    by_ds: dict[str, tuple[Run, dict]] = {}
     for r in runs:
         b = r.metrics.get("baselines", {}) if r.complete else {}
         b = b.get(split) if isinstance(b, dict) else None
