@@ -7,6 +7,7 @@ leaves a half-written output under the real name.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
@@ -17,12 +18,34 @@ from typing import Any, Iterator
 from .errors import SegError
 
 
+_NO_SPACE = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+_READ_ONLY = (errno.EROFS, errno.EACCES, errno.EPERM)
+
+
+def os_error(path, e: OSError, what: str = "write", fix: str | None = None) -> SegError:
+    """The one-line error of a failed file operation: the path, the errno and what to do."""
+    name = errno.errorcode.get(e.errno, str(e.errno)) if e.errno else type(e).__name__
+    if fix is None:
+        fix = ("free some space and re-run" if e.errno in _NO_SPACE else
+               "choose a writable location" if e.errno in _READ_ONLY else "check the location and re-run")
+    return SegError(f"{path}: cannot {what} ({e.strerror or e}, errno {name}); {fix}")
+
+
 def write_text_atomic(path: Path, text: str) -> None:
+    """Write to a temporary sibling, then rename; on failure the temporary file is removed
+    and a one-line SegError names the path and the errno."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError as e:
+        try:
+            tmp.unlink()
+        except OSError:
+            pass
+        raise os_error(path, e) from None
 
 
 def write_json_atomic(path: Path, obj: Any) -> None:
