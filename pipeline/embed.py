@@ -155,14 +155,16 @@ def check_cache(cache: VectorCache, texts: list[str]) -> tuple[list[int], int, i
     Returns (indices to encode, corrupt count, legacy count)."""
     found = cache.lookup(texts, vectors=False)
     if found.corrupt:
-        console.print(f"[yellow]warning:[/] cache {cache.path}: {len(found.corrupt)} vectors fail their checksum "
-                      f"(damaged on disk); encoding them again")
+        n = len(found.corrupt)
+        console.print(f"[yellow]warning:[/] cache {cache.path}: {n} vector{'s fail' if n != 1 else ' fails'} its checksum "
+                      f"(damaged on disk); encoding {'them' if n != 1 else 'it'} again", soft_wrap=True)
         cache.drop([texts[i] for i in found.corrupt])
     upgraded = 0
     if found.legacy:
         upgraded = cache.add_checksums([texts[i] for i in found.legacy], int(cache.meta()["dim"]))
         console.print(f"note: {upgraded} vectors from an older seg got checksums in cache {cache.path} "
-                      f"(they were stored without one, so they are trusted as they are)")
+                      f"(stored without one, they cannot be verified after the fact and are trusted as they are)",
+                      soft_wrap=True)
     return sorted(found.missing + found.corrupt), len(found.corrupt), upgraded
 
 

@@ -79,10 +79,34 @@ def cache_error(path: Path, e: lmdb.Error) -> SegError:
         code = errno.EACCES
     else:
         code = _STRERROR.get(msg.rsplit(": ", 1)[-1].strip())
-    if code in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EACCES, errno.EPERM, errno.EIO):
+    if code == errno.EIO:
+        code = _short_write_cause(path)
+    if code in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO):  # LMDB reports a short write as EIO
         return os_error(path, OSError(code, os.strerror(code)), "write the vector cache",
-                        "finished batches are kept; re-run to resume")
+                        "free some space (or choose another --cache) and re-run: finished batches are kept")
+    if code in (errno.EROFS, errno.EACCES, errno.EPERM):
+        return os_error(path, OSError(code, os.strerror(code)), "write the vector cache", "choose a writable --cache")
     return damaged(path, f"{type(e).__name__}: {msg}")
+
+
+def _short_write_cause(path: Path) -> int:
+    """LMDB reports a write that stopped short as EIO; name the usual cause when it is
+    visible: a full file system (ENOSPC) or the process's file-size limit (EFBIG)."""
+    try:
+        st = os.statvfs(path)
+        if st.f_bavail * st.f_frsize < 1 << 20:
+            return errno.ENOSPC
+    except OSError:
+        pass
+    try:
+        import resource
+
+        soft = resource.getrlimit(resource.RLIMIT_FSIZE)[0]
+        if soft != resource.RLIM_INFINITY and (Path(path) / "data.mdb").stat().st_size + (1 << 20) > soft:
+            return errno.EFBIG
+    except (ImportError, OSError, ValueError):
+        pass
+    return errno.EIO
 
 
 @contextmanager

@@ -58,7 +58,7 @@ def _from_h5(path: str | None, manifest: dict, dataset_fp: str, n: int) -> np.nd
     except (OSError, KeyError) as e:
         # unreadable or failing its fletcher32 checksums: the checksummed cache is the source
         console.print(f"[yellow]warning:[/] {path}: unreadable h5 export ({str(e).splitlines()[0] if str(e) else type(e).__name__}); "
-                      f"reading the vector cache instead")
+                      f"reading the vector cache instead", soft_wrap=True)
         return None
 
 
@@ -107,8 +107,13 @@ def encode_texts(texts: list[str], manifest: dict, cache_dir: Path | None = None
         except SegError as e:
             raise SegError(f"cannot rebuild the {manifest.get('encoder')} encoder of embedding {manifest.get('name')!r}: {e}") from None
         if now != fp:
-            raise SegError(f"the {manifest.get('encoder')} model ({cfg.model or cfg.vectors or 'default'}) changed since "
-                           f"`seg embed` (fingerprint {now} != {fp}); re-run `{embed_command(cfg)}` and retrain")
+            then = ((cache.meta() or {}).get("identity") or {}) if cache else {}
+            ident = encoder.identity()
+            diff = ", ".join(f"{k} {then.get(k)} -> {ident.get(k)}" for k in sorted(set(then) | set(ident))
+                             if then and then.get(k) != ident.get(k))
+            raise SegError(f"the {manifest.get('encoder')} encoder ({cfg.model or cfg.vectors or 'default'}) differs from "
+                           f"`seg embed`'s (fingerprint {now} != {fp}{': ' + diff if diff else ''}); "
+                           f"re-run `{embed_command(cfg)}` here and retrain")
         if cache is None:
             encoder.load()
             out = np.zeros((len(distinct), dim), np.float32)
