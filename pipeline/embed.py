@@ -257,6 +257,7 @@ def embed(cfg: EmbedConfig, cache_root: Path) -> dict:
         "seconds": round(time.perf_counter() - t0, 3),
     }
     write_json_atomic(manifest_path(dataset, name), manifest)
+    cache.close_verified()
     console.print(f"[green]wrote[/] {manifest_path(dataset, name)} (dim {manifest['dim']}, "
                   f"{encoded} encoded, {manifest['seconds']:.1f}s)")
     return manifest

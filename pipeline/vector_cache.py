@@ -6,6 +6,7 @@
         meta      b"meta:<fingerprint>" -> JSON {dim, dtype, encoder, model, parts}
                   b"state:<fingerprint>" -> encoder state bytes (wiki2vec's SIF weights + component)
     <cache>/file-hashes.json        memo of model-file content hashes (a speed-up only)
+    <cache>/verified.json           size, mtime and inode of data.mdb when it last passed lmdb.verify
 
 Trust: every value carries a checksum of its key and its floats, so a value damaged on
 disk (or moved to another key) is detected on read. `seg embed` re-encodes such values;
@@ -175,6 +176,63 @@ def check_data_file(path: Path) -> None:
         raise damaged(path, f"{f.name} is truncated: {size} bytes where its header needs {need}")
 
 
+STAMP = "verified.json"   # <cache>/verified.json: the data file's [size, mtime_ns, inode] when it last passed
+
+
+def _file_state(f: Path) -> list[int]:
+    st = os.stat(f)
+    return [st.st_size, st.st_mtime_ns, st.st_ino]
+
+
+def verify_structure(path: Path) -> bool:
+    """Walk every page of data.mdb with lmdb.verify (py-lmdb >= 3; reads, never maps the file)
+    unless the file is unchanged since it last passed. LMDB trusts the offsets and sizes inside
+    its pages, so a damaged page can make it read past the end of the mapped file (SIGBUS);
+    this catches such a file before LMDB touches it. Returns whether the file is known good:
+    False where lmdb.verify is missing or a writer changed the file during the walk (its view
+    was then not consistent; LMDB's own checks still apply)."""
+    try:
+        from lmdb.verify import VerifyError, verify
+    except ImportError:
+        return False
+    f = Path(path) / "data.mdb"
+    if not f.is_file():
+        return True  # a new cache: only LMDB's own commits will shape it
+    try:
+        before = _file_state(f)
+        if before[0] == 0:
+            return True
+        try:
+            if json.loads((Path(path) / STAMP).read_text(encoding="utf-8")) == before:
+                return True
+        except (OSError, ValueError):
+            pass
+        try:
+            problems = verify(str(path))
+        except VerifyError as e:
+            problems = [str(e)]
+        after = _file_state(f)
+    except OSError as e:
+        raise os_error(f, e, "read the vector cache") from None
+    if after != before:
+        return False  # a writer committed meanwhile
+    if problems:
+        more = f" and {len(problems) - 1} more problems" if len(problems) > 1 else ""
+        raise damaged(path, f"{f.name}: {problems[0]}{more}")
+    mark_verified(path, before)
+    return True
+
+
+def mark_verified(path: Path, state: list[int] | None = None) -> None:
+    """Record the data file's state as verified (a speed-up only: failures are ignored)."""
+    from .fsutil import write_json_atomic
+
+    try:
+        write_json_atomic(Path(path) / STAMP, state or _file_state(Path(path) / "data.mdb"))
+    except (OSError, SegError):
+        pass
+
+
 def _open_env(path: Path, write: bool) -> lmdb.Environment:
     key = str(Path(path).resolve())
     pid = os.getpid()
@@ -195,6 +253,7 @@ def _open_env(path: Path, write: bool) -> lmdb.Environment:
         except OSError as e:
             raise os_error(p, e, "create the vector cache", "choose another --cache") from None
         check_data_file(p)
+        verified = verify_structure(p)
         try:
             env = lmdb.open(key, map_size=MAP_SIZE, max_dbs=MAX_DBS, subdir=True, readahead=False, meminit=False)
         except lmdb.Error as e:
@@ -206,6 +265,7 @@ def _open_env(path: Path, write: bool) -> lmdb.Environment:
         if not (p / "data.mdb").is_file():
             raise SegError(f"{p}: no vector cache here; run `seg embed` with --cache {p} first")
         check_data_file(p)
+        verified = verify_structure(p)
         env = None
         if os.access(p / "lock.mdb", os.W_OK):
             # registered readers: a concurrent writer (a background `seg embed` on the same
@@ -220,7 +280,11 @@ def _open_env(path: Path, write: bool) -> lmdb.Environment:
             except lmdb.Error as e:
                 raise damaged(p, f"{type(e).__name__}: {e}") from None
     _ENVS[key] = (pid, write, env)
+    _VERIFIED[key] = verified
     return env
+
+
+_VERIFIED: dict[str, bool] = {}
 
 
 def checksum(key: bytes, data) -> bytes:
@@ -403,6 +467,12 @@ class VectorCache:
         with guarded(self.path), self.env.begin(write=True, db=self._vec) as txn:
             for t in texts:
                 txn.delete(sentence_key(self.fp, t))
+
+    def close_verified(self) -> None:
+        """After this process's writes: record the file as verified if it was verified when
+        opened (LMDB commits keep a sound file sound), so that the next open skips the walk."""
+        if _VERIFIED.get(str(self.path.resolve())):
+            mark_verified(self.path)
 
     def count(self) -> int:
         """Entries in the vectors database (all fingerprints)."""

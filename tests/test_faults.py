@@ -81,6 +81,7 @@ def copy(embedded, tmp_path) -> tuple[Path, Path]:
     shutil.copytree(embedded[0], ds)
     shutil.copytree(embedded[1], cache)
     (cache / "lock.mdb").unlink(missing_ok=True)
+    (cache / "verified.json").unlink(missing_ok=True)  # the copy is a new file (another inode)
     for m in (ds / "embeddings").glob("*.json"):
         d = json.loads(m.read_text(encoding="utf-8"))
         d.update(cache=str(cache), dataset=str(ds), config=dict(d["config"], cache=str(cache), dataset=str(ds)))
@@ -153,6 +154,23 @@ def test_page_corrupted_cache_is_one_error(copy, w2v_text):
     # the pure reader (seg train's path) says the same
     r = seg_subprocess("train", ds, "--encoder", "wiki2vec", "--epochs", "1", "--output", cache.parent / "runs")
     assert_one_line_error(r.returncode, r.stdout + r.stderr, str(cache), "damaged")
+
+
+def test_cache_with_damaged_node_offsets_is_one_error_not_sigbus(copy, w2v_text):
+    """Node offsets inside pages pointing far past the page: LMDB trusts them and reads past
+    the end of the mapped file (SIGBUS); the structural check (lmdb.verify) sees it first."""
+    pytest.importorskip("lmdb.verify")
+    ds, cache = copy
+    f = cache / "data.mdb"
+    ps = page_size(cache)
+    data = bytearray(f.read_bytes())
+    for p in range(2, len(data) // ps):
+        data[p * ps + 16:p * ps + 24] = b"\xf0\xff" * 4
+    f.write_bytes(bytes(data))
+    for args in (embed_args(ds, w2v_text, cache),
+                 ["train", ds, "--encoder", "wiki2vec", "--epochs", "1", "--output", cache.parent / "runs"]):
+        r = seg_subprocess(*args)
+        assert_one_line_error(r.returncode, r.stdout + r.stderr, str(cache), "damaged", "out of bounds")
 
 
 def flip_one_float(cache: Path, fp: str, text: str) -> None:
