@@ -8,6 +8,12 @@ Only sentences missing from the cache under the encoder's fingerprint are encode
 longest first, in batches capped by a sentence count and a token budget; every batch is
 committed at once, so an interrupted run resumes where it stopped. When nothing is
 missing the model is not loaded at all.
+
+Before trusting the cache, every cached vector of the dataset is verified against its
+checksum (pipeline/vector_cache.py): corrupt ones are encoded again (one warning line with
+the count), and legacy ones (stored by a seg without checksums, under an unchanged
+fingerprint) get their checksum in place (one note with the count). Dataset-dependent
+encoder state (wiki2vec's SIF) is fitted on the train split only.
 """
 
 from __future__ import annotations

@@ -5,7 +5,10 @@
     encode_texts(texts, manifest)              vectors of new text: cache hits + the rest encoded
 
 load_split_vectors reads the h5 export when it is current (its fingerprints match the
-manifest and the dataset), else makes one pass over the LMDB cache.
+manifest and the dataset) and passes its fletcher32 checksums, else makes one pass over the
+LMDB cache, refusing vectors that fail their checksum or have none (legacy) with the
+`seg embed` command that repairs them. encode_texts, which holds the encoder and writes the
+cache, repairs them itself as `seg embed` does.
 """
 
 from __future__ import annotations

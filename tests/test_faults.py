@@ -219,6 +219,22 @@ def test_flipped_float_is_refused_by_readers_and_reencoded_by_embed(copy, w2v_te
     np.testing.assert_array_equal(load_split_vectors(ds, "wiki2vec", "train"), want)
 
 
+def test_flipped_float_met_by_seg_segment_is_reencoded(copy, capsys):
+    """`seg segment` encodes through encode_texts, a cache writer holding the encoder: like
+    `seg embed` it re-encodes a corrupt vector (one warning line) instead of serving it."""
+    from pipeline.vectors import embedding_info, encode_texts, load_split_vectors
+
+    ds, cache = copy
+    m = embedding_info(ds, "wiki2vec")
+    dev = load_split(ds, "dev").texts
+    want = load_split_vectors(ds, "wiki2vec", "dev")
+    flip_one_float(cache, m["fingerprint"], dev[3])
+    capsys.readouterr()
+    np.testing.assert_allclose(encode_texts(dev, m, show_progress=False), want, atol=1e-6)
+    err = capsys.readouterr().err
+    assert len([l for l in err.splitlines() if "checksum" in l]) == 1 and "1 vector fails" in err, err
+
+
 def test_damaged_h5_export_falls_back_to_the_cache(copy, w2v_text):
     """The export carries HDF5 fletcher32 checksums: a flipped float there is detected and
     the (checksummed) cache is read instead."""
