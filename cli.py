@@ -62,7 +62,7 @@ def os_error_line(e: OSError) -> str:
     code = errno.errorcode.get(e.errno, str(e.errno))
     where = f"{e.filename}: " if e.filename is not None else ""
     hint = OS_ERROR_HINTS.get(e.errno, "check the path and the disk, then re-run")
-    return f"{where}{e.strerror or os.strerror(e.errno)} ({code}); {hint}"
+    return f"{where}{e.strerror or os.strerror(e.errno)} (errno {code}); {hint}"
 
 
 def clean_errors(fn):

@@ -8,6 +8,12 @@ Only sentences missing from the cache under the encoder's fingerprint are encode
 longest first, in batches capped by a sentence count and a token budget; every batch is
 committed at once, so an interrupted run resumes where it stopped. When nothing is
 missing the model is not loaded at all.
+
+Before trusting the cache, every cached vector of the dataset is verified against its
+checksum (pipeline/vector_cache.py): corrupt ones are encoded again (one warning line with
+the count), and legacy ones (stored by a seg without checksums, under an unchanged
+fingerprint) get their checksum in place (one note with the count). Dataset-dependent
+encoder state (wiki2vec's SIF) is fitted on the train split only.
 """
 
 from __future__ import annotations
@@ -27,7 +33,8 @@ from .errors import SegError
 from .fingerprint import FileHashMemo, fingerprint
 from .fsutil import read_json, write_json_atomic
 from .progress import console, progress
-from .vector_cache import DTYPE, VectorCache
+from .fsutil import os_error
+from .vector_cache import CHECKSUM, DTYPE, VectorCache
 
 EMBED_VERSION = "1"
 EXPORTS = ("h5",)
@@ -111,8 +118,8 @@ def fill_cache(encoder: Encoder, cache: VectorCache, texts: list[str], missing: 
     dim = encoder.dim
     cache.check_dim(dim)
     if cache.meta() is None:
-        cache.set_meta({"dim": dim, "dtype": DTYPE, "encoder": encoder.kind, "model": encoder.describe(),
-                        "identity": encoder.identity()})
+        cache.set_meta({"dim": dim, "dtype": DTYPE, "checksum": CHECKSUM, "encoder": encoder.kind,
+                        "model": encoder.describe(), "identity": encoder.identity()})
     order = sorted(missing, key=lambda i: len(texts[i]), reverse=True)
     batches = make_batches(texts, order, encoder, batch_size)
     delay = float(os.environ.get(DELAY_ENV, "0") or 0)
@@ -145,6 +152,26 @@ def fill_cache(encoder: Encoder, cache: VectorCache, texts: list[str], missing: 
         if bar:
             bar.stop()
     return done
+
+
+def check_cache(cache: VectorCache, texts: list[str]) -> tuple[list[int], int, int]:
+    """Verify the cached vectors of `texts` before trusting them: corrupt ones (checksum or
+    length wrong) are deleted so that they are encoded again, legacy ones (written by a seg
+    without checksums) get their checksum in place. Each finding is one line on the console.
+    Returns (indices to encode, corrupt count, legacy count)."""
+    found = cache.lookup(texts, vectors=False)
+    if found.corrupt:
+        n = len(found.corrupt)
+        console.print(f"[yellow]warning:[/] cache {cache.path}: {n} vector{'s fail' if n != 1 else ' fails'} its checksum "
+                      f"(damaged on disk); encoding {'them' if n != 1 else 'it'} again", soft_wrap=True)
+        cache.drop([texts[i] for i in found.corrupt])
+    upgraded = 0
+    if found.legacy:
+        upgraded = cache.add_checksums([texts[i] for i in found.legacy], int(cache.meta()["dim"]))
+        console.print(f"note: {upgraded} vectors from an older seg got checksums in cache {cache.path} "
+                      f"(stored without one, they cannot be verified after the fact and are trusted as they are)",
+                      soft_wrap=True)
+    return sorted(found.missing + found.corrupt), len(found.corrupt), upgraded
 
 
 # ---------------------------------------------------------------------------------
@@ -185,7 +212,11 @@ def embed(cfg: EmbedConfig, cache_root: Path) -> dict:
     for sp in splits.values():
         counts.update(sp.texts)
     distinct = list(counts)
-    encoder.prepare(distinct, [counts[t] for t in distinct])
+    # dataset-dependent state (wiki2vec's SIF) is fitted on train text only: dev and test
+    # text must not shape the vectors a model is selected and scored on
+    train_counts = Counter(splits["train"].texts)
+    train_distinct = list(train_counts)
+    encoder.prepare(train_distinct, [train_counts[t] for t in train_distinct])
     fp = fingerprint(encoder.identity())
     memo.save()
     console.print(f"[bold]embed[/] {dataset.name} with {encoder.describe()}: fingerprint [cyan]{fp}[/], cache {cache_dir}")
@@ -197,12 +228,12 @@ def embed(cfg: EmbedConfig, cache_root: Path) -> dict:
                            f"{prev.get('fingerprint')}); pass --force to replace it or choose another --name")
 
     cache = VectorCache(cache_dir, fp, write=True)
-    missing = cache.missing(distinct)
+    missing, repaired, upgraded = check_cache(cache, distinct)
     console.print(f"{sum(counts.values())} sentences, {len(distinct)} distinct, "
                   f"{len(distinct) - len(missing)} cached, {len(missing)} to encode")
     if missing:
         encoder.load()
-        encoder.fit_state(cache, distinct)
+        encoder.fit_state(cache, train_distinct)
     encoded = fill_cache(encoder, cache, distinct, missing, cfg.batch_size, desc=f"embed {name}")
     meta = cache.meta()
     if meta is None:  # an empty dataset: nothing was ever encoded
@@ -224,13 +255,15 @@ def embed(cfg: EmbedConfig, cache_root: Path) -> dict:
         "dataset": str(dataset),
         "dataset_fingerprint": stats["fingerprint"],
         "config": asdict(cfg),
+        "encoder_state": encoder.state_info(cache),
         "counts": {"sentences": sum(counts.values()), "distinct": len(distinct), "encoded": encoded,
-                   "cached": len(distinct) - len(missing),
+                   "cached": len(distinct) - len(missing), "corrupt_reencoded": repaired, "checksums_added": upgraded,
                    **{f"{s}_sentences": len(sp) for s, sp in splits.items()}},
         "h5": h5,
         "seconds": round(time.perf_counter() - t0, 3),
     }
     write_json_atomic(manifest_path(dataset, name), manifest)
+    cache.close_verified()
     console.print(f"[green]wrote[/] {manifest_path(dataset, name)} (dim {manifest['dim']}, "
                   f"{encoded} encoded, {manifest['seconds']:.1f}s)")
     return manifest
@@ -245,18 +278,22 @@ def export_h5(dataset: Path, name: str, split, cache: VectorCache, fp: str, data
         try:
             with h5py.File(out, "r") as f:
                 if (f.attrs.get("fingerprint") == fp and f.attrs.get("dataset_fingerprint") == dataset_fp
-                        and f["vectors"].shape[0] == len(split)):
-                    return out
+                        and f["vectors"].shape[0] == len(split) and (f["vectors"].fletcher32 or not len(split))):
+                    return out  # current, and checksummed (an export by an older seg is written again)
         except (OSError, KeyError):
             pass
     vecs, missing = cache.get_many(split.texts)
     if missing:
         raise SegError(f"{len(missing)} sentences of {split.name} are missing from cache {cache.path}; re-run `seg embed`")
-    out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
     try:
+        out.parent.mkdir(parents=True, exist_ok=True)
         with h5py.File(tmp, "w") as f:
-            f.create_dataset("vectors", data=vecs.astype(np.float32, copy=False))
+            # fletcher32: HDF5 checks every chunk on read, so a damaged export is detected
+            # (the reader then falls back to the checksummed cache)
+            rows = max(1, min(len(vecs), (1 << 20) // (4 * vecs.shape[1])))  # chunks of about 1 MiB
+            checked = {"fletcher32": True, "chunks": (rows, vecs.shape[1])} if vecs.size else {}
+            f.create_dataset("vectors", data=vecs.astype(np.float32, copy=False), **checked)
             f.create_dataset("doc", data=np.array(split.docs, dtype=object), dtype=h5py.string_dtype())
             f.create_dataset("i", data=np.asarray(split.index, dtype=np.int32))
             f.attrs["fingerprint"] = fp
@@ -264,7 +301,11 @@ def export_h5(dataset: Path, name: str, split, cache: VectorCache, fp: str, data
             f.attrs["name"] = name
             f.attrs["split"] = split.name
         os.replace(tmp, out)
+    except OSError as e:
+        raise os_error(out, e, "write the h5 export") from None
     finally:
-        if tmp.exists():
+        try:
             tmp.unlink()
+        except OSError:
+            pass
     return out

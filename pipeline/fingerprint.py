@@ -18,6 +18,7 @@ import os
 import threading
 from pathlib import Path
 
+from .errors import SegError
 from .fsutil import write_json_atomic
 
 # Bump when the encoding recipe changes in a way no setting captures (e.g. a pooling fix).
@@ -77,7 +78,7 @@ class FileHashMemo:
             try:
                 write_json_atomic(self.path, self._data)
                 self._dirty = False
-            except OSError:
+            except (OSError, SegError):
                 pass  # the memo is only a speed-up
 
 

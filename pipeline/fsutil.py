@@ -7,6 +7,7 @@ leaves a half-written output under the real name.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
@@ -29,17 +30,34 @@ def naming(path: Path) -> Iterator[None]:
         raise
 
 
+_NO_SPACE = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+_READ_ONLY = (errno.EROFS, errno.EACCES, errno.EPERM)
+
+
+def os_error(path, e: OSError, what: str = "write", fix: str | None = None) -> SegError:
+    """The one-line error of a failed file operation: the path, the errno and what to do."""
+    name = errno.errorcode.get(e.errno, str(e.errno)) if e.errno else type(e).__name__
+    if fix is None:
+        fix = ("free some space and re-run" if e.errno in _NO_SPACE else
+               "choose a writable location" if e.errno in _READ_ONLY else "check the location and re-run")
+    return SegError(f"{path}: cannot {what} ({e.strerror or e}, errno {name}); {fix}")
+
+
 def write_text_atomic(path: Path, text: str) -> None:
-    """Write to `.<name>.tmp-<pid>` and rename; the temporary file is removed on any error."""
+    """Write to a temporary sibling, then rename. On any failure the temporary file is removed;
+    an OSError then names `path` (see `naming`), which the CLI reports in one line with its errno."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
         with naming(path):
+            path.parent.mkdir(parents=True, exist_ok=True)
             tmp.write_text(text, encoding="utf-8")
             os.replace(tmp, path)
     except BaseException:
-        tmp.unlink(missing_ok=True)
+        try:
+            tmp.unlink(missing_ok=True)
+        except OSError:
+            pass
         raise
 
 

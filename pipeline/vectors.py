@@ -5,7 +5,10 @@
     encode_texts(texts, manifest)              vectors of new text: cache hits + the rest encoded
 
 load_split_vectors reads the h5 export when it is current (its fingerprints match the
-manifest and the dataset), else makes one pass over the LMDB cache.
+manifest and the dataset) and passes its fletcher32 checksums, else makes one pass over the
+LMDB cache, refusing vectors that fail their checksum or have none (legacy) with the
+`seg embed` command that repairs them. encode_texts, which holds the encoder and writes the
+cache, repairs them itself as `seg embed` does.
 """
 
 from __future__ import annotations
@@ -15,12 +18,13 @@ from pathlib import Path
 import numpy as np
 
 from .dataset import load_split, load_stats
-from .embed import config_from_dict, embed_command, fill_cache, manifest_path
+from .embed import check_cache, config_from_dict, embed_command, fill_cache, manifest_path
 from .encoders import make_encoder
 from .errors import SegError
 from .fingerprint import FileHashMemo, fingerprint
 from .fsutil import read_json
-from .vector_cache import VectorCache
+from .progress import console
+from .vector_cache import CacheDamaged, VectorCache
 
 __all__ = ["embedding_info", "load_split_vectors", "encode_texts"]
 
@@ -54,7 +58,10 @@ def _from_h5(path: str | None, manifest: dict, dataset_fp: str, n: int) -> np.nd
                     or f["vectors"].shape != (n, int(manifest["dim"]))):
                 return None
             return np.asarray(f["vectors"][...], dtype=np.float32)
-    except (OSError, KeyError):
+    except (OSError, KeyError) as e:
+        # unreadable or failing its fletcher32 checksums: the checksummed cache is the source
+        console.print(f"[yellow]warning:[/] {path}: unreadable h5 export ({str(e).splitlines()[0] if str(e) else type(e).__name__}); "
+                      f"reading the vector cache instead", soft_wrap=True)
         return None
 
 
@@ -67,9 +74,11 @@ def load_split_vectors(dataset: Path, name: str, split: str) -> np.ndarray:
     if vecs is not None:
         return vecs
     cache = VectorCache(Path(manifest["cache"]), manifest["fingerprint"], write=False)
-    vecs, missing = cache.get_many(sp.texts, int(manifest["dim"]))
+    found = cache.lookup(sp.texts, int(manifest["dim"]))
+    cfg = dict(manifest["config"], dataset=str(dataset))
+    cache.refuse_untrusted(found, f"of {len(sp)} {split} vectors", f"run `{embed_command(cfg)}`")
+    vecs, missing = found.vectors, found.missing
     if missing:
-        cfg = dict(manifest["config"], dataset=str(dataset))
         raise SegError(f"{len(missing)} of {len(sp)} {split} sentences have no vector in cache {manifest['cache']} "
                        f"(fingerprint {manifest['fingerprint']}); run `{embed_command(cfg)}`")
     return vecs
@@ -84,10 +93,13 @@ def encode_texts(texts: list[str], manifest: dict, cache_dir: Path | None = None
     dim = int(manifest["dim"])
     try:
         cache = VectorCache(cache_dir, fp, write=True)
+    except CacheDamaged:
+        raise  # reported, not silently bypassed
     except SegError:
         cache = None  # a read-only location: encode everything, cache nothing
     distinct = list(dict.fromkeys(texts))
-    missing = cache.missing(distinct) if cache else list(range(len(distinct)))
+    # like `seg embed`, a writer re-encodes corrupt vectors and adds checksums to legacy ones
+    missing = check_cache(cache, distinct)[0] if cache else list(range(len(distinct)))
     if missing:
         cfg = config_from_dict(manifest["config"])
         try:
@@ -98,8 +110,13 @@ def encode_texts(texts: list[str], manifest: dict, cache_dir: Path | None = None
         except SegError as e:
             raise SegError(f"cannot rebuild the {manifest.get('encoder')} encoder of embedding {manifest.get('name')!r}: {e}") from None
         if now != fp:
-            raise SegError(f"the {manifest.get('encoder')} model ({cfg.model or cfg.vectors or 'default'}) changed since "
-                           f"`seg embed` (fingerprint {now} != {fp}); re-run `{embed_command(cfg)}` and retrain")
+            then = ((cache.meta() or {}).get("identity") or {}) if cache else {}
+            ident = encoder.identity()
+            diff = ", ".join(f"{k} {then.get(k)} -> {ident.get(k)}" for k in sorted(set(then) | set(ident))
+                             if then and then.get(k) != ident.get(k))
+            raise SegError(f"the {manifest.get('encoder')} encoder ({cfg.model or cfg.vectors or 'default'}) differs from "
+                           f"`seg embed`'s (fingerprint {now} != {fp}{': ' + diff if diff else ''}); "
+                           f"re-run `{embed_command(cfg)}` here and retrain")
         if cache is None:
             encoder.load()
             out = np.zeros((len(distinct), dim), np.float32)

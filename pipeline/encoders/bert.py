@@ -11,8 +11,8 @@ import numpy as np
 
 from ..errors import SegError
 from ..fingerprint import ENCODING_VERSION, hash_folder
-from .base import (Encoder, autocast, load_error, quiet_transformers, resolve_model, tokenizer_kwargs, torch_batch_size,
-                   torch_device)
+from .base import (Encoder, autocast, library_versions, load_error, precision, quiet_transformers, resolve_model,
+                   tokenizer_kwargs, torch_batch_size, torch_device)
 
 DEFAULT_MODEL = "tohoku-nlp/bert-base-japanese-v3"
 
@@ -37,7 +37,8 @@ class BertEncoder(Encoder):
     def identity(self) -> dict:
         return {"kind": "bert", "model": self.hub_name, "files": hash_folder(self.folder, self.memo),
                 "pooling": self.pooling, "max_length": self.cfg.max_length, "normalize": False, "prefix": None,
-                "layer": "last", "encoding_version": ENCODING_VERSION}
+                "layer": "last", "encoding_version": ENCODING_VERSION, "precision": precision(torch_device(self.cfg.device)),
+                "libraries": library_versions("torch", "transformers")}
 
     def describe(self) -> str:
         return f"{self.hub_name or self.folder} ({self.pooling} pooling)"

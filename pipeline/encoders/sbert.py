@@ -10,8 +10,8 @@ import numpy as np
 
 from ..errors import SegError
 from ..fingerprint import ENCODING_VERSION, hash_folder
-from .base import (Encoder, autocast, load_error, quiet_transformers, resolve_model, tokenizer_kwargs, torch_batch_size,
-                   torch_device)
+from .base import (Encoder, autocast, library_versions, load_error, precision, quiet_transformers, resolve_model,
+                   tokenizer_kwargs, torch_batch_size, torch_device)
 
 DEFAULT_MODEL = "sonoisa/sentence-bert-base-ja-mean-tokens-v2"
 
@@ -36,7 +36,8 @@ class SBertEncoder(Encoder):
     def identity(self) -> dict:
         return {"kind": "sbert", "model": self.hub_name, "files": hash_folder(self.folder, self.memo),
                 "max_length": self.cfg.max_length, "pooling": "model", "normalize": "model", "prefix": None,
-                "encoding_version": ENCODING_VERSION}
+                "encoding_version": ENCODING_VERSION, "precision": precision(torch_device(self.cfg.device)),
+                "libraries": library_versions("torch", "transformers", "sentence-transformers")}
 
     def describe(self) -> str:
         return self.hub_name or str(self.folder)

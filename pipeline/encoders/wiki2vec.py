@@ -2,10 +2,12 @@
 
 Sentences are split by MeCab (fugashi + ipadic). A sentence vector is the average of its
 known words' vectors weighted by a / (a + p(w)), a = 1e-3, p(w) the word's frequency in
-the dataset being embedded (Arora et al. 2017); then the first principal component of the
-dataset's sentence vectors is removed. The word-frequency table is hashed into the
-fingerprint; the table and the component are stored in the cache under that fingerprint,
-so later runs and new text (`seg segment`) use exactly the same weights.
+the train split of the dataset being embedded (Arora et al. 2017); then the first principal
+component of the train split's (distinct) sentence vectors is removed. Both are fitted on
+train text only, so dev and test text never shape the transform they are scored with. The
+word-frequency table is hashed into the fingerprint (with "sif_fit": "train"); the table
+and the component are stored in the cache under that fingerprint, so later runs, the dev
+and test splits and new text (`seg segment`) use exactly the same transform.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from ..fingerprint import ENCODING_VERSION, hash_file, hash_strings_counts
 from .base import Encoder
 
 SIF_A = 1e-3
+#: the split the SIF frequencies and component are fitted on (`seg embed` passes only its text)
+SIF_FIT = "train"
 _TAGGER = None
 
 
@@ -95,7 +99,7 @@ class Wiki2VecEncoder(Encoder):
         import fugashi
 
         return {"kind": "wiki2vec", "vectors": hash_file(self.path, self.memo), "binary": is_binary_w2v(self.path),
-                "freq": self._freq_hash, "sif_a": SIF_A, "remove_pc": 1,
+                "freq": self._freq_hash, "sif_a": SIF_A, "remove_pc": 1, "sif_fit": SIF_FIT,
                 "tokenizer": f"fugashi {getattr(fugashi, '__version__', '?')} ipadic", "encoding_version": ENCODING_VERSION}
 
     def describe(self) -> str:
@@ -143,6 +147,8 @@ class Wiki2VecEncoder(Encoder):
 
     # dataset state: frequency table + principal component ------------------------------
     def fit_state(self, cache, texts: list[str]) -> None:
+        """The principal component of `texts` (the train split's distinct sentences), stored
+        with the frequency table, or the state stored under this fingerprint already."""
         blob = cache.get_state()
         if blob is not None:
             self._restore(blob)
@@ -159,7 +165,8 @@ class Wiki2VecEncoder(Encoder):
         buf = io.BytesIO()
         words = sorted(self.freq)
         np.savez(buf, pc=pc, words=np.array(words, dtype=object).astype(str),
-                 counts=np.array([self.freq[w] for w in words], dtype=np.int64))
+                 counts=np.array([self.freq[w] for w in words], dtype=np.int64),
+                 fit_on=np.array(SIF_FIT), sentences=np.array(len(texts), dtype=np.int64))
         # a concurrent run may have stored its state first: everyone uses the stored one
         self._restore(cache.setdefault_state(buf.getvalue()))
 
@@ -169,9 +176,20 @@ class Wiki2VecEncoder(Encoder):
             raise SegError(f"cache {cache.path} lacks the SIF weights of fingerprint {cache.fp}; re-run `seg embed` for this dataset")
         self._restore(blob)
 
+    def state_info(self, cache) -> dict | None:
+        if self.pc is None and (blob := cache.get_state()) is not None:
+            self._restore(blob)
+        return {"fit_on": self._fit_on, "sentences": self._fit_sentences, "words": len(self.freq or ()),
+                "freq": getattr(self, "_freq_hash", None)}
+
+    _fit_on: str | None = None
+    _fit_sentences: int | None = None
+
     def _restore(self, blob: bytes) -> None:
         z = np.load(io.BytesIO(blob), allow_pickle=False)
         self.pc = z["pc"].astype(np.float32)
+        self._fit_on = str(z["fit_on"]) if "fit_on" in z.files else None
+        self._fit_sentences = int(z["sentences"]) if "sentences" in z.files else None
         self._set_freq(Counter(dict(zip(z["words"].tolist(), z["counts"].tolist()))))
 
     def encode(self, texts: list[str]) -> np.ndarray:
