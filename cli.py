@@ -206,7 +206,7 @@ def train(
     seed: int = typer.Option(T.seed, "--seed", help="Seed of repeat 0; the same seed reproduces the same run on the CPU."),
     lr: float = typer.Option(T.lr, "--lr", help="AdamW learning rate."),
     weight_decay: float = typer.Option(T.weight_decay, "--weight-decay", help="AdamW weight decay."),
-    batch_size: int = typer.Option(T.batch_size, "--batch-size", help="Candidate gaps per training step (seq: that many gaps in whole chunks, at least one chunk)."),
+    batch_size: int = typer.Option(T.batch_size, "--batch-size", help="Candidate gaps per training step (seq: that many gaps in whole chunks, at least one chunk). 0 = the model's default: 256 for window models, 1024 for seq."),
     shuffle_block: int = typer.Option(T.shuffle_block, "--shuffle-block", help="Gaps kept in document order when shuffling (batches of stretches of text share window sentences, which makes epochs faster); 1 = plain shuffle."),
     hidden: int = typer.Option(T.hidden, "--hidden", help="Width of the input projection and the integrator. 0 = the model's default: 64 for pool and transformer, 128 for bilstm, attmem and seq."),
     dropout: float = typer.Option(T.dropout, "--dropout", help="Dropout probability."),

@@ -39,7 +39,7 @@ from trainer.data import SplitData, load_data  # noqa: E402
 from trainer.losses import GapLoss  # noqa: E402
 from trainer.models import build_model  # noqa: E402
 from trainer.seqdata import make_chunkset, train_epoch_seq  # noqa: E402
-from trainer.train import chunks_per_batch, default_threads, fit, make_gapset, score_set, train_epoch  # noqa: E402
+from trainer.train import batch_gaps, chunks_per_batch, default_threads, fit, make_gapset, score_set, train_epoch  # noqa: E402
 
 console = Console()
 
@@ -84,7 +84,7 @@ def time_epochs(kind: str, split: SplitData, epochs: int, base: TrainConfig) -> 
         gs = make_gapset(split, 2, 2, torch.device("cpu"))
 
         def one_epoch():
-            train_epoch(model, opt, gs, loss, cfg.batch_size, cfg.shuffle_block, gen)
+            train_epoch(model, opt, gs, loss, batch_gaps(cfg), cfg.shuffle_block, gen)
     model.set_input_stats(gs.vectors[:-1])
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, fused=True)
     loss = GapLoss("bce")
@@ -126,7 +126,7 @@ def main() -> None:
     rng = np.random.default_rng(0)
     synth = synthetic_split("synthetic", 100_000 + 100_000 // 700 + 1, 384, rng)
 
-    table = Table(title=f"seg train: seconds per training epoch (batch {base.batch_size}, default hidden, "
+    table = Table(title=f"seg train: seconds per training epoch (default batch and hidden, "
                         f"window {base.window}, {threads} thread(s), load {load:.1f}, matmul {gf:.0f} GFLOP/s)")
     for col in ("model", f"{dataset.name} s/epoch", "train gaps/s", "score gaps/s", "s/epoch per 100k", "x GFLOP/s"):
         table.add_column(col, justify="left" if col == "model" else "right")

@@ -268,3 +268,22 @@ def test_run_files_record_the_decoder_and_its_decisions(train_dataset, tmp_path,
         assert rep["decoder"]["kind"] == decode
         breaks = np.array([row["break"][k] for row in rows])
         assert segmentation_metrics(labels, breaks, counts) == pytest.approx(rep["test"])
+
+
+def test_training_chunks_cover_every_gap_once_per_epoch_at_random_offsets():
+    from trainer.seqdata import gap_positions, train_chunks
+
+    spans = [(0, 5), (5, 6), (6, 140), (140, 142)]
+    pos_of = gap_positions(spans)
+    n_gaps = len(gap_windows(spans, 1, 1).sentence)
+    rng = np.random.default_rng(0)
+    firsts = set()
+    for _ in range(5):
+        index, gap_pos = train_chunks(spans, 16, pos_of, rng)
+        covered = gap_pos[gap_pos >= 0]
+        # every gap inside a chunk is scored once; the gaps between chunks are the cut points
+        assert len(set(covered.tolist())) == len(covered)
+        cut_gaps = n_gaps - len(covered)
+        assert cut_gaps == sum(1 for row in index if row[0] not in (s for s, _ in spans))
+        firsts.add(int(index[2][0]))                              # the second chunk of the long document
+    assert len(firsts) > 1                                        # the offset changes between epochs

@@ -8,6 +8,10 @@ counts twice); scoring keeps, for each gap, the chunk in which it sits nearest t
 so at inference every gap sees at least chunk/4 sentences on each side or its document's
 edge. Gaps come out in the order of trainer.windows.gap_windows: document order, gaps
 1 .. n-1 within each document — the order of every other model's probabilities.
+
+Training reads each document once per epoch in chunks that do not overlap, cut at a random
+offset drawn anew every epoch (`train_chunks`): half the work of the overlapping chunks, and
+every gap sits at a different place in its chunk from one epoch to the next.
 """
 
 from __future__ import annotations
@@ -73,6 +77,36 @@ def make_chunks(spans: list[tuple[int, int]], chunk: int) -> Chunks:
     return Chunks(index, gap_pos, keep, len(gap_sentence))
 
 
+def gap_positions(spans: list[tuple[int, int]]) -> np.ndarray:
+    """sentence index -> position of the gap before it in gap order (-1: a document's first sentence)."""
+    gap_sentence = gap_windows(spans, 1, 1).sentence
+    n_sent = max((e for _, e in spans), default=0)
+    pos_of = np.full(n_sent + 1, -1, dtype=np.int64)
+    pos_of[gap_sentence] = np.arange(len(gap_sentence))
+    return pos_of
+
+
+def train_chunks(spans: list[tuple[int, int]], chunk: int, pos_of: np.ndarray,
+                 rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """(index (C, T), gap_pos (C, T-1)) of non-overlapping chunks cut at a random offset per document."""
+    rows = []
+    for s, e in spans:
+        n = e - s
+        if n < 2:
+            continue
+        off = int(rng.integers(0, min(chunk, n))) if n > chunk else 0
+        cuts = [0] + list(range(off, n, chunk)) if off else list(range(0, n, chunk))
+        for a, b in zip(cuts, cuts[1:] + [n]):
+            if b - a >= 2:
+                rows.append((s + a, s + b))
+    index = np.full((len(rows), chunk), -1, dtype=np.int64)
+    for c, (a, b) in enumerate(rows):
+        index[c, : b - a] = np.arange(a, b)
+    after = index[:, 1:]
+    gap_pos = np.where(after >= 0, pos_of[np.where(after >= 0, after, len(pos_of) - 1)], -1)
+    return index, gap_pos
+
+
 @dataclass
 class ChunkSet:
     """One split's chunks on the device (the seq counterpart of train.GapSet)."""
@@ -85,6 +119,8 @@ class ChunkSet:
     keep: torch.Tensor            # (C, T-1) bool
     targets: torch.Tensor         # (G,) float, gap order
     doc_gap_counts: list[int]
+    spans: list[tuple[int, int]]
+    pos_of: np.ndarray            # sentence -> gap position (gap_positions)
 
     def __len__(self) -> int:
         return len(self.sentence)
@@ -105,26 +141,33 @@ def make_chunkset(split, chunk: int, device: torch.device) -> ChunkSet:
         keep=torch.from_numpy(ch.keep).to(device),
         targets=torch.from_numpy(split.labels[sentence].astype(np.float32)).to(device),
         doc_gap_counts=[max(e - s - 1, 0) for s, e in split.spans],
+        spans=list(split.spans), pos_of=gap_positions(split.spans),
     )
 
 
-def chunk_logits(model, cs: ChunkSet, rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """(logits (b, T-1), gap mask (b, T-1)) of the chunks `rows`."""
-    idx = cs.index[rows]
-    mask = idx >= 0
-    z = model(cs.vectors[idx], mask)
-    return z, cs.gap_pos[rows] >= 0
+def chunk_logits(model, cs: ChunkSet, rows: torch.Tensor, index: torch.Tensor | None = None,
+                 gap_pos: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """(logits (b, T-1), gap mask (b, T-1)) of the chunks `rows` (of `index`, default the scoring chunks)."""
+    index = cs.index if index is None else index
+    gap_pos = cs.gap_pos if gap_pos is None else gap_pos
+    idx = index[rows]
+    z = model(cs.vectors[idx], idx >= 0)
+    return z, gap_pos[rows] >= 0
 
 
 def train_epoch_seq(model, opt, cs: ChunkSet, loss_fn, chunks_per_batch: int, gen: torch.Generator) -> float:
-    """One pass over the chunks in random order; returns the mean loss per gap."""
+    """One pass over every document in non-overlapping chunks at a random offset, in random
+    order; returns the mean loss per gap."""
     model.train()
-    perm = torch.randperm(len(cs.index), generator=gen).to(cs.index.device)
+    rng = np.random.default_rng(int(torch.randint(0, 2**31 - 1, (1,), generator=gen)))
+    device = cs.index.device
+    index, gap_pos = (torch.from_numpy(a).to(device) for a in train_chunks(cs.spans, cs.index.shape[1], cs.pos_of, rng))
+    perm = torch.randperm(len(index), generator=gen).to(device)
     total, count = 0.0, 0
     for b in range(0, len(perm), chunks_per_batch):
         rows = perm[b:b + chunks_per_batch]
-        z, gmask = chunk_logits(model, cs, rows)
-        y = cs.targets[cs.gap_pos[rows].clamp(min=0)]
+        z, gmask = chunk_logits(model, cs, rows, index, gap_pos)
+        y = cs.targets[gap_pos[rows].clamp(min=0)]
         loss = loss_fn(z[gmask], y[gmask])
         if model.crf is not None:
             loss = loss + model.crf.nll(z, y, gmask) / gmask.sum(1).float().mean().clamp(min=1)

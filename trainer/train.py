@@ -45,7 +45,7 @@ from pipeline.errors import SegError
 from pipeline.progress import console, progress
 
 from .baselines import baseline_metrics
-from .config import DEVICES, LOSSES, MODELS, TrainConfig
+from .config import DEFAULT_BATCH, DEVICES, LOSSES, MODELS, TrainConfig
 from .data import SplitData, load_data
 from .decode import Decoder, LengthPrior, check_decode, choose_viterbi
 from .features import parse_features
@@ -73,9 +73,11 @@ def check_config(cfg: TrainConfig) -> None:
     parse_window(cfg.window)
     parse_features(cfg.features)
     check_decode(cfg.decode, cfg.model)
-    for opt, value in (("--epochs", cfg.epochs), ("--repeats", cfg.repeats), ("--batch-size", cfg.batch_size)):
+    for opt, value in (("--epochs", cfg.epochs), ("--repeats", cfg.repeats)):
         if value < 1:
             raise SegError(f"{opt} {value}: give at least 1")
+    if cfg.batch_size < 0:
+        raise SegError(f"--batch-size {cfg.batch_size}: give 0 (the model's default) or a positive number of gaps")
     if not cfg.lr > 0:
         raise SegError(f"--lr {cfg.lr}: the learning rate must be positive, e.g. 1e-3")
     if cfg.patience < 0:
@@ -232,7 +234,12 @@ def train_epoch(model: torch.nn.Module, opt: torch.optim.Optimizer, train: GapSe
 
 def chunks_per_batch(cfg: TrainConfig, spec: dict) -> int:
     """--model seq: --batch-size counts gaps; a batch holds that many gaps in whole chunks (at least one)."""
-    return max(1, round(cfg.batch_size / max(spec["chunk"] - 1, 1)))
+    return max(1, round(batch_gaps(cfg) / max(spec["chunk"] - 1, 1)))
+
+
+def batch_gaps(cfg: TrainConfig) -> int:
+    """Gaps per training step: --batch-size, or the model's default for 0."""
+    return cfg.batch_size or DEFAULT_BATCH[cfg.model]
 
 
 def fit_repeat(cfg: TrainConfig, spec: dict, sets: dict, loss_fn: GapLoss, repeat: int,
@@ -252,7 +259,7 @@ def fit_repeat(cfg: TrainConfig, spec: dict, sets: dict, loss_fn: GapLoss, repea
         if isinstance(train, ChunkSet):
             train_loss = train_epoch_seq(model, opt, train, loss_fn, chunks_per_batch(cfg, spec), gen)
         else:
-            train_loss = train_epoch(model, opt, train, loss_fn, cfg.batch_size, cfg.shuffle_block, gen)
+            train_loss = train_epoch(model, opt, train, loss_fn, batch_gaps(cfg), cfg.shuffle_block, gen)
         probs, dev_loss = score_set(model, dev, loss_fn)
         thr, _ = best_threshold(dev.labels, probs)
         dev_metrics = segmentation_metrics(dev.labels, probs >= thr, dev.doc_gap_counts)

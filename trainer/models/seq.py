@@ -6,7 +6,8 @@ on cached sentence vectors) and scores each gap inside it from the contextual st
 the sentences on both sides:
 
     sentence vectors (B, T, D) -> Standardize -> Linear -> GELU -> dropout    (B, T, H)
-      -> arch bilstm:      a bidirectional LSTM over the chunk (`layers` layers)
+      -> arch bilstm:      a bidirectional LSTM over the chunk (`layers` layers; each direction a
+                           plain LSTM, the backward one over the chunk reversed within its length)
          arch transformer: `layers` pre-norm encoder layers with sinusoidal positions
       -> gap t (between sentences t-1 and t): MLP([h_{t-1}; h_t])  -> logit   (B, T-1)
       -> optional CRF over neighbouring gaps (models/crf.py, --decode crf)
@@ -19,7 +20,6 @@ from __future__ import annotations
 
 import torch
 from torch import nn
-from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from .common import input_projection, mlp_head, sinusoidal
 from .crf import BinaryCRF
@@ -34,9 +34,12 @@ class SeqModel(nn.Module):
         self.arch, self.chunk = arch, chunk
         self.proj = input_projection(dim, hidden, dropout)
         if arch == "bilstm":
-            self.rnn = nn.LSTM(hidden, hidden // 2, num_layers=layers, bidirectional=True, batch_first=True,
-                               dropout=dropout if layers > 1 else 0.0)
-            out = 2 * (hidden // 2)
+            half = hidden // 2
+            self.forward_lstms = nn.ModuleList(nn.LSTM(hidden if k == 0 else 2 * half, half, batch_first=True)
+                                               for k in range(layers))
+            self.backward_lstms = nn.ModuleList(nn.LSTM(hidden if k == 0 else 2 * half, half, batch_first=True)
+                                                for k in range(layers))
+            out = 2 * half
         elif arch == "transformer":
             layer = nn.TransformerEncoderLayer(hidden, heads, 2 * hidden, dropout, activation="gelu",
                                                batch_first=True, norm_first=True)
@@ -61,13 +64,20 @@ class SeqModel(nn.Module):
         -> logits (B, T-1) of the gaps before sentences 1 .. T-1 (meaningless where masked)."""
         h = self.proj(x)
         if self.arch == "bilstm":
-            lengths = mask.sum(1).cpu()
-            if bool((lengths == h.shape[1]).all()):
-                h, _ = self.rnn(h)
-            else:
-                packed = pack_padded_sequence(h, lengths.clamp(min=1), batch_first=True, enforce_sorted=False)
-                h, _ = self.rnn(packed)
-                h, _ = pad_packed_sequence(h, batch_first=True, total_length=x.shape[1])
+            # real sentences come first, padding after: the forward LSTM never reaches padding
+            # before a real sentence; the backward one runs over each row reversed within its
+            # own length (padding stays at the end), then is flipped back. No packing needed.
+            T = h.shape[1]
+            n = mask.sum(1, keepdim=True)
+            pos = torch.arange(T, device=h.device)[None, :]
+            rev = torch.where(pos < n, n - 1 - pos, pos)[:, :, None].expand(-1, -1, h.shape[-1])
+            for k, (fw, bw) in enumerate(zip(self.forward_lstms, self.backward_lstms)):
+                if k:
+                    h = self.drop(h)
+                of, _ = fw(h)
+                ob, _ = bw(h.gather(1, rev[:, :, : h.shape[-1]]))
+                ob = ob.gather(1, rev[:, :, : ob.shape[-1]])
+                h = torch.cat([of, ob], dim=-1)
         else:
             h = h + self.positions[: h.shape[1]]
             h = self.norm(self.encoder(h, src_key_padding_mask=~mask))
