@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# The README's results tables (issue 12): every system on all works of the shared corpus,
+# split by document and by author (8:1:1, seed 0), embedded once with e5, 5 repeats each
+# (seeds 0-4), then one `seg report` per split (Markdown, printed and written to
+# <out>/report-<split>/report.md).
+#
+#   bench/quality.sh [CORPUS] [ROOT]
+#     CORPUS  the novels (default ../shared/corpus/aozora)
+#     ROOT    where datasets, the vector cache and runs go (default cache; the vector cache
+#             is ROOT/vectors, shared by both splits: the author split costs no encoding)
+#
+# Two trainings at a time (seg train uses one thread on a 2-core machine). A finished run is
+# kept: re-running the script trains only what is missing. Selection of every setting (epoch,
+# threshold, decoder weight and bias) is on dev; test is scored once per repeat.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+CORPUS=${1:-../shared/corpus/aozora}
+ROOT=${2:-cache}
+SEG=${SEG:-.venv/bin/seg}
+RUNS=$ROOT/runs
+mkdir -p "$RUNS"
+
+# the systems: name, then seg train options
+SYSTEMS=(
+  "bilstm-2x2-brackets|--model bilstm --window 2:2 --features brackets"
+  "bilstm-2x2-brackets-viterbi|--model bilstm --window 2:2 --features brackets --decode viterbi"
+  "seq|--model seq"
+  "seq-viterbi|--model seq --decode viterbi"
+  "seq-crf|--model seq --decode crf"
+  "seq-transformer|--model seq --arch transformer"
+  "seq-cues|--model seq --features brackets,cues,tokens"
+  "seq-cues-viterbi|--model seq --features brackets,cues,tokens --decode viterbi"
+)
+
+train() {   # split name options...
+  local split=$1 name=$2; shift 2
+  local run="$split-$name"
+  [ -f "$RUNS/$run/metrics.json" ] && { echo "kept $run"; return 0; }
+  "$SEG" train "$ROOT/datasets/aozora-$split" --repeats 5 --output "$RUNS" --name "$run" "$@" > "$RUNS/.$run.log" 2>&1 \
+    && echo "done $run ($(grep -o 'run written to.*' "$RUNS/.$run.log" | tail -1))" \
+    || { echo "FAILED $run (see $RUNS/.$run.log)"; return 1; }
+}
+
+for split in document author; do
+  ds=$ROOT/datasets/aozora-$split
+  [ -f "$ds/stats.json" ] || "$SEG" prep "$CORPUS" --output "$ds" --split 8:1:1 --seed 0 --split-by "$split"
+  "$SEG" embed "$ds" --encoder e5 --cache "$ROOT/vectors"
+done
+
+for split in document author; do
+  runs=()
+  for ((k = 0; k < ${#SYSTEMS[@]}; k += 2)); do
+    IFS='|' read -r n1 o1 <<< "${SYSTEMS[k]}"
+    IFS='|' read -r n2 o2 <<< "${SYSTEMS[k+1]}"
+    # shellcheck disable=SC2086
+    train "$split" "$n1" $o1 & train "$split" "$n2" $o2 & wait
+    runs+=("$split-$n1" "$split-$n2")
+  done
+  "$SEG" report "${runs[@]}" --runs "$RUNS" --split test --format md --output "$ROOT/report-$split" --force
+done
