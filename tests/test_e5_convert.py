@@ -203,3 +203,13 @@ def test_seg_embed_sbert_and_bert_run_offline_on_the_folder(e5_folder, e5_st, en
     bare = e5_st.encode(texts, prompt="")
     cos = (got * bare).sum(1) / np.linalg.norm(got, axis=1)
     assert cos.min() >= 0.9999, cos.min()
+
+
+def test_unwritable_output_is_one_line_error_and_leaves_nothing(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    res = runner.invoke(app, ["convert-e5", "--output", str(blocker / "e5")])
+    assert res.exit_code == 1 and "Traceback" not in res.output
+    errors = [ln for ln in res.output.splitlines() if ln.startswith("error:")]
+    assert len(errors) == 1 and "--output" in errors[0], res.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file"]
