@@ -213,3 +213,12 @@ def test_unwritable_output_is_one_line_error_and_leaves_nothing(tmp_path):
     errors = [ln for ln in res.output.splitlines() if ln.startswith("error:")]
     assert len(errors) == 1 and "--output" in errors[0], res.output
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file"]
+
+
+def test_help_states_every_option_default():
+    import typer
+
+    cmd = typer.main.get_command(app).commands["convert-e5"]
+    for p in cmd.params:
+        if p.name != "help":
+            assert p.help and "default" in p.help.lower(), p.opts[0]
