@@ -47,7 +47,16 @@ def trained(small_dataset, w2v_text, tmp_path_factory) -> dict:
     featured = train(TrainConfig(dataset=str(ds), encoder="wiki2vec", model="pool", window="2:2", epochs=4, repeats=2,
                                  seed=3, features="brackets,length", name="pool-w2v-features",
                                  output=str(root / "runs")), root)
-    return {"root": root, "dataset": ds, "run": run_dir, "featured": featured, "manifest": manifest}
+    with pytest.MonkeyPatch.context() as mp:     # a prior weight > 0, so segment's Viterbi path is what is checked
+        mp.setattr("trainer.decode.WEIGHTS", (1.0,))
+        seq_viterbi = train(TrainConfig(dataset=str(ds), encoder="wiki2vec", model="seq", chunk=16, hidden=16, epochs=3,
+                                        repeats=2, seed=3, features="brackets,cues,tokens", decode="viterbi",
+                                        name="seq-viterbi", output=str(root / "runs")), root)
+    seq_crf = train(TrainConfig(dataset=str(ds), encoder="wiki2vec", model="seq", arch="transformer", chunk=16,
+                                hidden=16, heads=2, epochs=3, repeats=2, seed=3, decode="crf", name="seq-crf",
+                                output=str(root / "runs")), root)
+    return {"root": root, "dataset": ds, "run": run_dir, "featured": featured, "manifest": manifest,
+            "seq-viterbi": seq_viterbi, "seq-crf": seq_crf}
 
 
 def test_fixture_run_is_usable(trained):
@@ -56,7 +65,7 @@ def test_fixture_run_is_usable(trained):
     assert run.config["embedding"]["fingerprint"] == trained["manifest"]["fingerprint"]
 
 
-@pytest.mark.parametrize("which", ["run", "featured"])
+@pytest.mark.parametrize("which", ["run", "featured", "seq-viterbi", "seq-crf"])
 def test_evaluate_on_raw_test_files_reproduces_seg_train_test_metrics(trained, which):
     """The lead's check: segment the raw source files of the run's test documents with --evaluate."""
     ds, run_dir = trained["dataset"], trained[which]
@@ -65,6 +74,8 @@ def test_evaluate_on_raw_test_files_reproduces_seg_train_test_metrics(trained, w
     files = [sources[d] for d, _, _ in test.doc_ranges()]
     run = load_run(run_dir)
     best = run.repeats[run.best_repeat]
+    if which == "seq-viterbi":
+        assert best["decoder"]["weight"] == 1.0 and run.length_prior is not None
 
     res = runner.invoke(app, ["segment", *files, "--run", run_dir.name, "--runs-dir", str(run_dir.parent),
                               "--evaluate", "--format", "jsonl"])

@@ -373,7 +373,9 @@ def train(cfg: TrainConfig, cache_root: Path = Path("cache")) -> Path:
     partial = PartialRun.open(output, cfg.name, config)
     done = {k: r for k, r in partial.done().items() if k < cfg.repeats}
     n_train = sum(max(e - s - 1, 0) for s, e in data["train"].spans)
-    console.print(f"seg train: {cfg.model} on {dataset} ({cfg.encoder}, dim {spec['dim']}), window {cfg.window}, "
+    shape = (f"{cfg.arch} over chunks of {cfg.chunk} sentences" if cfg.model == "seq" else f"window {cfg.window}")
+    shape += f", decode {cfg.decode}" if cfg.decode != "threshold" else ""
+    console.print(f"seg train: {cfg.model} on {dataset} ({cfg.encoder}, dim {spec['dim']}), {shape}, "
                   f"loss {cfg.loss}, {n_train:,} train gaps, device {resolve_device(cfg.device)}"
                   + (f"; resuming {partial.name}: repeat(s) {', '.join(map(str, sorted(done)))} already done" if done else ""))
     t0 = time.perf_counter()
@@ -391,7 +393,7 @@ def train(cfg: TrainConfig, cache_root: Path = Path("cache")) -> Path:
     seconds = time.perf_counter() - t0
     run_dir = partial.finish(result, cfg.force)
     metrics = result.metrics()
-    console.print(results_table(metrics, f"seg train {partial.name}: {cfg.model}, window {cfg.window}, loss {cfg.loss}"))
+    console.print(results_table(metrics, f"seg train {partial.name}: {cfg.model}, {shape}, loss {cfg.loss}"))
     n_epochs = sum(len(r.epochs) for k, r in enumerate(result.repeats) if k not in done)
     console.print(f"run written to [bold]{run_dir}[/] ({seconds:.1f} s, {n_epochs} epochs trained"
                   + (f", {seconds / n_epochs:.2f} s/epoch incl. dev scoring)" if n_epochs else ")"))
