@@ -52,7 +52,6 @@ if TYPE_CHECKING:
 # what help(seg) documents; SegError, Run and SegmentResults (return types) are importable too
 __all__ = ["load", "Segmenter", "prep", "embed", "train", "report", "segment", "quiet", "cache_root"]
 
-PathLike = Union[str, "os.PathLike[str]"]
 _S = SegmentConfig()
 # imported on first use: trainer.segment pulls in the metrics (nltk, scikit-learn), seconds to import
 _LAZY = {"Segmenter": "trainer.segment", "SegmentResults": "trainer.segment"}
@@ -77,10 +76,10 @@ def cache_root() -> Path:
 
 # ----------------------------------------------------------------------------- the segmenter
 
-def load(run: PathLike, *, runs_dir: PathLike = _S.runs_dir, cache: PathLike | None = _S.cache,
+def load(run: str | Path, *, runs_dir: str | Path = _S.runs_dir, cache: str | Path | None = _S.cache,
          threshold: float | None = _S.threshold, ensemble: bool = _S.ensemble, progress: bool = True,
          input_format: str = _S.input_format, window: int = _S.window, depth_cutoff: float = _S.depth_cutoff,
-         encoder: str = _S.encoder, dataset: PathLike | None = _S.dataset) -> Segmenter:
+         encoder: str = _S.encoder, dataset: str | Path | None = _S.dataset) -> Segmenter:
     """Load a segmenter once, to segment any number of texts.
 
     run           a run directory written by `seg train`, or its name under `runs_dir`; or the
@@ -108,7 +107,7 @@ def load(run: PathLike, *, runs_dir: PathLike = _S.runs_dir, cache: PathLike | N
     return Segmenter(cfg, cache_root(), progress=progress)
 
 
-def _str(p: PathLike | None) -> str | None:
+def _str(p: str | Path | None) -> str | None:
     return None if p is None else os.fspath(p)
 
 
