@@ -10,7 +10,6 @@ their vectors out of the other tests' cache.
 
 from __future__ import annotations
 
-import dataclasses
 import inspect
 import json
 import pydoc

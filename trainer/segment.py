@@ -23,6 +23,8 @@ Segmenters (`--run`):
                 datasets are cache hits. With `--dataset DIR` the embedding manifest
                 <DIR>/embeddings/<encoder>.json (model, cache) is used instead.
   The names rule and texttiling take precedence over run directories of the same name.
+  A Segmenter holds one of these loaded (model(s), encoder, vector cache): `seg segment`
+  builds one per invocation, the Python API (seg.load) keeps one for any number of texts.
 
 Decisions: the first sentence of every input starts a paragraph; the gap before sentence
 i >= 1 is a break when its probability >= the threshold (as in `seg train`). A run trained
