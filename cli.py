@@ -1,10 +1,12 @@
-"""The `seg` command line: each command parses its options and calls one plain function.
+"""The `seg` command line: each command parses its options and calls the function of the
+same name in the Python API (seg.py), with its arguments as they are (`**locals()`: the
+parameter names are the config dataclass fields, which seg.py checks).
 
-    seg prep     novels -> labelled sentences           pipeline/prep.py
-    seg embed    sentences -> cached vectors             pipeline/embed.py
-    seg train    cached vectors -> integrator runs       trainer/train.py
-    seg report   runs -> tables and plots (HTML/MD)      trainer/report.py
-    seg segment  new text + a run -> paragraphs          trainer/segment.py
+    seg prep     novels -> labelled sentences           seg.prep     pipeline/prep.py
+    seg embed    sentences -> cached vectors             seg.embed    pipeline/embed.py
+    seg train    cached vectors -> integrator runs       seg.train    trainer/train.py
+    seg report   runs -> tables and plots (HTML/MD)      seg.report   trainer/report.py
+    seg segment  new text + a run -> paragraphs          seg.segment  trainer/segment.py
 
 Errors from the library (SegError) and operating-system errors that carry an errno (disk
 full, read-only location) become one red line and exit code 1, here and only here.
@@ -41,9 +43,11 @@ def _root() -> None:
     """Supervised paragraph segmentation of Japanese novels: prep -> embed -> train -> report -> segment."""
 
 
-def cache_root() -> Path:
-    """Default home of generated data: $SEG_CACHE, else ./cache."""
-    return Path(os.environ.get("SEG_CACHE", "cache"))
+def api():
+    """The library (seg.py) each command calls; imported when a command runs, not for --help."""
+    import seg
+
+    return seg
 
 
 # what to do about an operating-system error, by errno (os_error_line)
@@ -101,11 +105,7 @@ def prep(
     force: bool = typer.Option(False, "--force", help="Overwrite an existing output directory. Default: off."),
 ):
     """Turn raw novels into cleaned sentences labelled with paragraph starts, split train/dev/test."""
-    from pipeline.prep import PrepConfig, prep as run_prep
-
-    cfg = PrepConfig(inputs=[str(p) for p in inputs or []], output=str(output) if output else None, split=split,
-                     split_by=split_by, seed=seed, format=format, force=force)
-    run_prep(cfg, cache_root())
+    api().prep(**locals())
 
 
 @app.command()
@@ -121,11 +121,7 @@ def report(
     force: bool = typer.Option(R.force, "--force", help="Overwrite an existing report directory. Default: off."),
 ):
     """Compare runs: a table of settings and metrics (mean ± std), significance against the reference run (best mean dev F1, Holm-corrected), error analysis by gap type, and plots."""
-    from trainer.report import report as run_report
-
-    cfg = ReportConfig(runs=list(runs or []), runs_dir=str(runs_dir), split=split, sort=sort, output=str(output),
-                       format=format, resamples=resamples, force=force)
-    run_report(cfg)
+    api().report(**locals())
 
 
 @app.command()
@@ -145,13 +141,7 @@ def embed(
     force: bool = typer.Option(False, "--force", help="Replace an existing embedding of this --name made with other settings (the same settings just resume or do nothing). Default: off."),
 ):
     """Encode every distinct sentence of a dataset once into a content-addressed vector cache (resumable)."""
-    from pipeline.embed import EmbedConfig, embed as run_embed
-
-    cfg = EmbedConfig(dataset=str(dataset) if dataset else None, encoder=encoder, model=model,
-                      vectors=str(vectors) if vectors else None, pooling=pooling, max_length=max_length,
-                      batch_size=batch_size, device=device, cache=str(cache) if cache else None,
-                      export=export, name=name, force=force)
-    run_embed(cfg, cache_root())
+    api().embed(**locals())
 
 
 @app.command()
@@ -175,14 +165,7 @@ def segment(
     force: bool = typer.Option(S.force, "--force", help="Overwrite existing output files. Default: off."),
 ):
     """Restore paragraph breaks in new text with a trained run (or the rule / texttiling baselines)."""
-    from trainer.segment import segment as run_segment
-
-    cfg = SegmentConfig(inputs=list(inputs), run=run, threshold=threshold, output=str(output) if output else None,
-                        format=format, indent=indent, ensemble=ensemble, evaluate=evaluate, input_format=input_format,
-                        window=window, depth_cutoff=depth_cutoff, encoder=encoder,
-                        dataset=str(dataset) if dataset else None, cache=str(cache) if cache else None,
-                        runs_dir=str(runs_dir), force=force)
-    run_segment(cfg, cache_root())
+    api().segment(**locals())
 
 
 @app.command()
@@ -221,14 +204,7 @@ def train(
     force: bool = typer.Option(T.force, "--force", help="Replace an existing run of the same --name. Default: off."),
 ):
     """Train a sentence integrator on cached vectors: select epoch and threshold on dev, score test, write runs/<name>/."""
-    from trainer.train import train as run_train
-
-    cfg = TrainConfig(dataset=str(dataset) if dataset else None, encoder=encoder, model=model, window=window, arch=arch, chunk=chunk, decode=decode, features=features, loss=loss,
-                      gamma=gamma, alpha=alpha, beta=beta, epochs=epochs, patience=patience, repeats=repeats, seed=seed, lr=lr,
-                      weight_decay=weight_decay, batch_size=batch_size, shuffle_block=shuffle_block, hidden=hidden,
-                      dropout=dropout, layers=layers, heads=heads, memory_size=memory_size, pooling=pooling,
-                      device=device, threads=threads, name=name, output=str(output), force=force)
-    run_train(cfg, cache_root())
+    api().train(**locals())
 
 
 @app.command("convert-e5")

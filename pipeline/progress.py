@@ -1,6 +1,17 @@
-"""One rich progress bar style for every long step: count, rate and ETA."""
+"""One rich progress bar style for every long step: count, rate and ETA; and the one switch
+that silences seg's console output for library use.
+
+    console            the stderr console every step prints its messages on
+    progress()         a progress bar (a disabled one while quiet)
+    quiet()            context manager: no progress bars, no console output (seg.load(progress=False))
+    is_quiet()         whether output is silenced now
+    stdout_console()   a console on standard output (seg report's tables) that honours quiet()
+"""
 
 from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Iterator
 
 from rich.console import Console
 from rich.progress import (
@@ -15,6 +26,33 @@ from rich.progress import (
 from rich.text import Text
 
 console = Console(stderr=True)
+_QUIET = [0]     # depth of nested quiet() blocks
+
+
+@contextmanager
+def quiet(on: bool = True) -> Iterator[None]:
+    """Within the block (when `on`), progress() draws nothing and `console` prints nothing.
+    Nests; the previous state comes back on exit, also after an error."""
+    if not on:
+        yield
+        return
+    before = console.quiet
+    _QUIET[0] += 1
+    console.quiet = True
+    try:
+        yield
+    finally:
+        _QUIET[0] -= 1
+        console.quiet = before
+
+
+def is_quiet() -> bool:
+    return _QUIET[0] > 0
+
+
+def stdout_console(**kwargs) -> Console:
+    """A console on standard output that prints nothing inside quiet()."""
+    return Console(quiet=is_quiet(), **kwargs)
 
 
 class RateColumn(ProgressColumn):
@@ -39,6 +77,7 @@ class CountColumn(ProgressColumn):
 
 
 def progress(transient: bool = False) -> Progress:
+    """The progress bar of every long step (disabled inside quiet())."""
     return Progress(
         TextColumn("[progress.description]{task.description}"),
         BarColumn(),
@@ -50,4 +89,5 @@ def progress(transient: bool = False) -> Progress:
         TimeRemainingColumn(),
         console=console,
         transient=transient,
+        disable=is_quiet(),
     )

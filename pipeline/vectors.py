@@ -3,6 +3,7 @@
     embedding_info(dataset, name)              the manifest <dataset>/embeddings/<name>.json
     load_split_vectors(dataset, name, split)   float32 (n, dim) aligned with load_split(dataset, split)
     encode_texts(texts, manifest)              vectors of new text: cache hits + the rest encoded
+    TextEncoder(manifest)(texts)               the same for many calls: cache and encoder kept
 
 load_split_vectors reads the h5 export when it is current (its fingerprints match the
 manifest and the dataset) and passes its fletcher32 checksums, else makes one pass over the
@@ -26,7 +27,7 @@ from .fsutil import read_json
 from .progress import console
 from .vector_cache import CacheDamaged, VectorCache
 
-__all__ = ["embedding_info", "load_split_vectors", "encode_texts"]
+__all__ = ["embedding_info", "load_split_vectors", "encode_texts", "TextEncoder"]
 
 
 def embedding_info(dataset: Path, name: str) -> dict:
@@ -84,26 +85,42 @@ def load_split_vectors(dataset: Path, name: str, split: str) -> np.ndarray:
     return vecs
 
 
-def encode_texts(texts: list[str], manifest: dict, cache_dir: Path | None = None, show_progress: bool = True) -> np.ndarray:
-    """Vectors of arbitrary texts with the encoder of `manifest`: cached ones are read,
-    the others encoded (by the encoder rebuilt from manifest["config"]) and cached."""
-    texts = list(texts)
-    fp = manifest["fingerprint"]
-    cache_dir = Path(cache_dir or manifest["cache"])
-    dim = int(manifest["dim"])
-    try:
-        cache = VectorCache(cache_dir, fp, write=True)
-    except CacheDamaged:
-        raise  # reported, not silently bypassed
-    except SegError:
-        cache = None  # a read-only location: encode everything, cache nothing
-    distinct = list(dict.fromkeys(texts))
-    # like `seg embed`, a writer re-encodes corrupt vectors and adds checksums to legacy ones
-    missing = check_cache(cache, distinct)[0] if cache else list(range(len(distinct)))
-    if missing:
+class TextEncoder:
+    """Vectors of arbitrary texts with the encoder of an embedding `manifest`, for many calls:
+    the vector cache is opened on the first call and kept; the encoder is rebuilt from
+    manifest["config"] (and its fingerprint checked against the manifest's) the first time a
+    text is not cached, and kept with its loaded model for every later call. Each call reads
+    the cached vectors, encodes and caches the others (see `encode_texts`)."""
+
+    def __init__(self, manifest: dict, cache_dir: Path | None = None, show_progress: bool = True):
+        self.manifest = manifest
+        self.fp = manifest["fingerprint"]
+        self.cache_dir = Path(cache_dir or manifest["cache"])
+        self.dim = int(manifest["dim"])
+        self.show_progress = show_progress
+        self._opened = False
+        self.cache: VectorCache | None = None
+        self.encoder = None
+
+    def _open(self) -> VectorCache | None:
+        if not self._opened:
+            try:
+                self.cache = VectorCache(self.cache_dir, self.fp, write=True)
+            except CacheDamaged:
+                raise  # reported, not silently bypassed
+            except SegError:
+                self.cache = None  # a read-only location: encode everything, cache nothing
+            self._opened = True
+        return self.cache
+
+    def _encoder(self):
+        """The manifest's encoder, built and checked once (its model loads on first encode)."""
+        if self.encoder is not None:
+            return self.encoder
+        manifest, cache, fp = self.manifest, self.cache, self.fp
         cfg = config_from_dict(manifest["config"])
         try:
-            encoder = make_encoder(cfg, FileHashMemo(cache_dir / "file-hashes.json") if cache else None)
+            encoder = make_encoder(cfg, FileHashMemo(self.cache_dir / "file-hashes.json") if cache else None)
             if cache:
                 encoder.load_state(cache)
             now = fingerprint(encoder.identity())
@@ -117,15 +134,35 @@ def encode_texts(texts: list[str], manifest: dict, cache_dir: Path | None = None
             raise SegError(f"the {manifest.get('encoder')} encoder ({cfg.model or cfg.vectors or 'default'}) differs from "
                            f"`seg embed`'s (fingerprint {now} != {fp}{': ' + diff if diff else ''}); "
                            f"re-run `{embed_command(cfg)}` here and retrain")
-        if cache is None:
-            encoder.load()
-            out = np.zeros((len(distinct), dim), np.float32)
-            for s in range(0, len(distinct), 256):
-                out[s:s + 256] = encoder.encode(distinct[s:s + 256])
-            pos = {t: k for k, t in enumerate(distinct)}
-            return out[[pos[t] for t in texts]]
-        fill_cache(encoder, cache, distinct, missing, cfg.batch_size, show_progress=show_progress, desc="encode")
-    vecs, still = cache.get_many(texts, dim)
-    if still:
-        raise SegError(f"{len(still)} texts could not be read back from cache {cache_dir}; delete it and re-run")
-    return vecs
+        self.encoder = encoder
+        return encoder
+
+    def __call__(self, texts: list[str]) -> np.ndarray:
+        """float32 (len(texts), dim): row k is the vector of texts[k]."""
+        texts = list(texts)
+        cache = self._open()
+        distinct = list(dict.fromkeys(texts))
+        # like `seg embed`, a writer re-encodes corrupt vectors and adds checksums to legacy ones
+        missing = check_cache(cache, distinct)[0] if cache else list(range(len(distinct)))
+        if missing:
+            encoder = self._encoder()
+            if cache is None:
+                encoder.load()
+                out = np.zeros((len(distinct), self.dim), np.float32)
+                for s in range(0, len(distinct), 256):
+                    out[s:s + 256] = encoder.encode(distinct[s:s + 256])
+                pos = {t: k for k, t in enumerate(distinct)}
+                return out[[pos[t] for t in texts]]
+            fill_cache(encoder, cache, distinct, missing, encoder.cfg.batch_size, show_progress=self.show_progress,
+                       desc="encode")
+        vecs, still = cache.get_many(texts, self.dim)
+        if still:
+            raise SegError(f"{len(still)} texts could not be read back from cache {self.cache_dir}; delete it and re-run")
+        return vecs
+
+
+def encode_texts(texts: list[str], manifest: dict, cache_dir: Path | None = None, show_progress: bool = True) -> np.ndarray:
+    """Vectors of arbitrary texts with the encoder of `manifest`: cached ones are read,
+    the others encoded (by the encoder rebuilt from manifest["config"]) and cached.
+    One call; a caller that encodes again and again keeps a TextEncoder instead."""
+    return TextEncoder(manifest, cache_dir, show_progress)(texts)

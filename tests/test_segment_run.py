@@ -230,14 +230,14 @@ def test_threshold_outside_0_1_is_refused(trained, value):
 def test_every_segmenter_returns_the_same_shape(trained):
     """A trained run, the rule and texttiling all return a Segmentation over the same sentences,
     with a decision of 1 at each input's first sentence and a score (nan there) per sentence."""
-    from trainer.segment import Segmentation, read_inputs, run_model, run_rule, run_texttiling
+    from trainer.segment import Segmentation, Segmenter, read_inputs
 
     docs = read_inputs([str(MELOS), str(SANGETSUKI)])
     n = sum(len(d.sentences) for d in docs)
     starts = [0, len(docs[0].sentences)]
     cfg = SegmentConfig(inputs=[], run="texttiling", encoder="wiki2vec", dataset=str(trained["dataset"]))
-    outs = [run_model(docs, trained["run"], SegmentConfig()), run_rule(docs),
-            run_texttiling(docs, cfg, trained["root"])]
+    outs = [Segmenter(SegmentConfig(run=str(trained["run"])))(docs), Segmenter(SegmentConfig(run="rule"))(docs),
+            Segmenter(cfg, trained["root"])(docs)]
     for seg in outs:
         assert isinstance(seg, Segmentation) and seg.description
         assert seg.probs.shape == seg.decisions.shape == (n,) and seg.decisions.dtype == np.int64

@@ -23,6 +23,8 @@ Segmenters (`--run`):
                 datasets are cache hits. With `--dataset DIR` the embedding manifest
                 <DIR>/embeddings/<encoder>.json (model, cache) is used instead.
   The names rule and texttiling take precedence over run directories of the same name.
+  A Segmenter holds one of these loaded (model(s), encoder, vector cache): `seg segment`
+  builds one per invocation, the Python API (seg.load) keeps one for any number of texts.
 
 Decisions: the first sentence of every input starts a paragraph; the gap before sentence
 i >= 1 is a break when its probability >= the threshold (as in `seg train`). A run trained
@@ -57,7 +59,7 @@ from rich.table import Table
 from pipeline.documents import FORMATS, Document, expand_input, join_paragraphs, load_document, parse_text, print_warnings
 from pipeline.errors import SegError
 from pipeline.fsutil import read_json, write_text_atomic
-from pipeline.progress import console, progress
+from pipeline.progress import console, progress, quiet
 from pipeline.reader import decode
 
 from .features import OPENERS
@@ -197,45 +199,6 @@ def _flatten(docs: list[Document]) -> tuple[list[str], list[tuple[int, int]]]:
     return texts, spans
 
 
-def run_model(docs: list[Document], run_dir: Path, cfg: SegmentConfig) -> Segmentation:
-    """A trained run's probabilities, cut at its dev threshold (or --threshold)."""
-    from pipeline.vectors import encode_texts
-
-    from .predict import gap_sentences, predict_probs
-    from .run import load_run
-
-    run = load_run(run_dir)
-    manifest = run.config.get("embedding")
-    if not isinstance(manifest, dict) or "fingerprint" not in manifest:
-        raise SegError(f"{run_dir}/config.json has no embedding manifest; retrain the run with `seg train`")
-    chosen = list(range(len(run.repeats))) if cfg.ensemble else [run.best_repeat]
-    models = [run.build_model(k) for k in chosen]          # a damaged run fails before any encoding
-    threshold = run.ensemble_threshold if cfg.ensemble else run.thresholds[chosen[0]]
-    texts, spans = _flatten(docs)
-    vectors = run.inputs(encode_texts(texts, manifest, cache_dir=Path(cfg.cache) if cfg.cache else None), texts, spans)
-    gap_probs = []
-    with progress() as bar:
-        task = bar.add_task("predict", total=len(texts) * len(models), unit="sent")
-        for m in models:
-            gap_probs.append(predict_probs(m, vectors, spans, run.window))
-            bar.advance(task, len(texts))
-    probs = np.full(len(texts), np.nan)
-    probs[gap_sentences(spans)] = np.mean(gap_probs, axis=0)
-    reps = [run.repeats[k]["repeat"] for k in chosen]
-    desc = (f"run {run_dir} (ensemble of repeats {', '.join(map(str, reps))})" if cfg.ensemble
-            else f"run {run_dir} (repeat {reps[0]}, best dev F1)")
-    if cfg.threshold is not None:
-        threshold = cfg.threshold
-    decisions = None
-    decoder = run.decoder(chosen[0])
-    if decoder.kind == "viterbi" and not cfg.ensemble and cfg.threshold is None:
-        gaps = gap_sentences(spans)
-        decisions = np.ones(len(texts), dtype=np.int64)
-        decisions[gaps] = decoder.decide(probs[gaps], [max(e - s - 1, 0) for s, e in spans], run.length_prior)
-        desc += f", Viterbi with the paragraph-length prior (weight {decoder.weight:g})"
-    return Segmentation.cut(probs, spans, threshold, decisions, desc)
-
-
 def run_rule(docs: list[Document]) -> Segmentation:
     """The bracket rule: probs are its 0/1 decisions."""
     from .baselines import rule_predictions
@@ -284,23 +247,167 @@ def texttiling_manifest(cfg: SegmentConfig, cache_root: Path) -> dict:
             "cache": str(cache_dir), "config": asdict(ecfg)}
 
 
-def run_texttiling(docs: list[Document], cfg: SegmentConfig, cache_root: Path) -> Segmentation:
-    """TextTiling depth scores; breaks by Hearst's cut-off, or depth >= --threshold."""
-    from pipeline.vectors import encode_texts
+class Segmenter:
+    """One segmenter, loaded once and reused for any number of texts: a trained run (its
+    model(s), threshold, Viterbi decoder and length prior, and a TextEncoder that keeps the
+    vector cache open and the run's encoder loaded), the bracket rule, or TextTiling (its
+    encoder manifest and TextEncoder). `seg segment` builds one per invocation; the Python
+    API (seg.load) keeps one for many calls.
 
-    manifest = texttiling_manifest(cfg, cache_root)
-    texts, spans = _flatten(docs)
-    vectors = encode_texts(texts, manifest, cache_dir=Path(cfg.cache) if cfg.cache else None)
-    tcfg = TextTilingConfig(window=cfg.window, depth_cutoff=cfg.depth_cutoff)
-    depth = np.full(len(texts), np.nan)
-    decisions = np.zeros(len(texts), dtype=np.int64)
-    for s, e in spans:
-        depth[s:e], decisions[s:e] = texttiling(vectors[s:e], tcfg)
-        if cfg.threshold is not None:
-            decisions[s + 1:e] = depth[s + 1:e] >= cfg.threshold
-    desc = (f"texttiling ({manifest.get('encoder')} {manifest['fingerprint']}, window {cfg.window}, "
-            + (f"depth >= {cfg.threshold})" if cfg.threshold is not None else f"depth > mean - {cfg.depth_cutoff} std)"))
-    return Segmentation.cut(depth, spans, cfg.threshold, decisions, desc)
+        sg = Segmenter(SegmentConfig(run="runs/x"), cache_root)
+        sg.segment_documents(docs)   -> list[DocResult] (decisions per document)
+        sg.segment(text)             -> paragraphs (the cleaned text, cut at the decisions)
+        sg.predict(text)             -> [(sentence, probability or None, decision 0/1)]
+        sg.evaluate(text)            -> metrics against the text's own paragraph breaks
+
+    Options of the config used here: run, runs_dir, threshold, ensemble, cache, input_format
+    (of text given to segment/predict/evaluate) and texttiling's window, depth_cutoff,
+    encoder, dataset. Its output options (output, format, indent, force) belong to `seg segment`.
+    """
+
+    def __init__(self, cfg: SegmentConfig, cache_root: Path | str = Path("cache"), *, progress: bool = True):
+        check_config(cfg)
+        self.cfg = cfg
+        self.show_progress = progress
+        with quiet(not progress):
+            self.threshold, self.description = cfg.threshold, cfg.run
+            if cfg.run == "rule":
+                self.kind = "rule"
+            elif cfg.run == "texttiling":
+                from pipeline.vectors import TextEncoder
+
+                self.kind = "texttiling"
+                self.manifest = texttiling_manifest(cfg, Path(cache_root))
+                self.encoder = TextEncoder(self.manifest, Path(cfg.cache) if cfg.cache else None, progress)
+            else:
+                self.kind = "run"
+                self._load_run(resolve_run(cfg.run, cfg.runs_dir))
+
+    def _load_run(self, run_dir: Path) -> None:
+        from pipeline.vectors import TextEncoder
+
+        from .run import load_run
+
+        cfg = self.cfg
+        self.run_dir = run_dir
+        self.run = run = load_run(run_dir)
+        manifest = run.config.get("embedding")
+        if not isinstance(manifest, dict) or "fingerprint" not in manifest:
+            raise SegError(f"{run_dir}/config.json has no embedding manifest; retrain the run with `seg train`")
+        self.manifest = manifest
+        self.chosen = list(range(len(run.repeats))) if cfg.ensemble else [run.best_repeat]
+        self.models = [run.build_model(k) for k in self.chosen]   # a damaged run fails before any encoding
+        threshold = run.ensemble_threshold if cfg.ensemble else run.thresholds[self.chosen[0]]
+        self.threshold = cfg.threshold if cfg.threshold is not None else threshold
+        reps = [run.repeats[k]["repeat"] for k in self.chosen]
+        self.description = (f"run {run_dir} (ensemble of repeats {', '.join(map(str, reps))})" if cfg.ensemble
+                            else f"run {run_dir} (repeat {reps[0]}, best dev F1)")
+        decoder = run.decoder(self.chosen[0])
+        # the Viterbi settings were chosen for one repeat's scores at its own threshold
+        self.viterbi = decoder if decoder.kind == "viterbi" and not cfg.ensemble and cfg.threshold is None else None
+        self.length_prior = run.length_prior if self.viterbi else None
+        if self.viterbi:
+            self.description += f", Viterbi with the paragraph-length prior (weight {decoder.weight:g})"
+        self.encoder = TextEncoder(manifest, Path(cfg.cache) if cfg.cache else None, self.show_progress)
+
+    # ------------------------------------------------------------------ documents
+
+    def __call__(self, docs: list[Document]) -> Segmentation:
+        """The flattened documents' scores and decisions."""
+        with quiet(not self.show_progress):
+            if self.kind == "rule":
+                return run_rule(docs)
+            if self.kind == "texttiling":
+                return self._texttiling(docs)
+            return self._model(docs)
+
+    def segment_documents(self, docs: list[Document]) -> list[DocResult]:
+        """Scores and decisions of each document (1 at every document's first sentence)."""
+        return split_results(docs, self(docs))
+
+    def _model(self, docs: list[Document]) -> Segmentation:
+        """The run's probabilities, cut at its dev threshold (or --threshold), or Viterbi-decoded."""
+        from .predict import gap_sentences, predict_probs
+
+        run = self.run
+        texts, spans = _flatten(docs)
+        vectors = run.inputs(self.encoder(texts), texts, spans)
+        gap_probs = []
+        with progress() as bar:
+            task = bar.add_task("predict", total=len(texts) * len(self.models), unit="sent")
+            for m in self.models:
+                gap_probs.append(predict_probs(m, vectors, spans, run.window))
+                bar.advance(task, len(texts))
+        probs = np.full(len(texts), np.nan)
+        probs[gap_sentences(spans)] = np.mean(gap_probs, axis=0)
+        decisions = None
+        if self.viterbi is not None:
+            gaps = gap_sentences(spans)
+            decisions = np.ones(len(texts), dtype=np.int64)
+            decisions[gaps] = self.viterbi.decide(probs[gaps], [max(e - s - 1, 0) for s, e in spans], self.length_prior)
+        return Segmentation.cut(probs, spans, self.threshold, decisions, self.description)
+
+    def _texttiling(self, docs: list[Document]) -> Segmentation:
+        """TextTiling depth scores; breaks by Hearst's cut-off, or depth >= --threshold."""
+        cfg, manifest = self.cfg, self.manifest
+        texts, spans = _flatten(docs)
+        vectors = self.encoder(texts)
+        tcfg = TextTilingConfig(window=cfg.window, depth_cutoff=cfg.depth_cutoff)
+        depth = np.full(len(texts), np.nan)
+        decisions = np.zeros(len(texts), dtype=np.int64)
+        for s, e in spans:
+            depth[s:e], decisions[s:e] = texttiling(vectors[s:e], tcfg)
+            if cfg.threshold is not None:
+                decisions[s + 1:e] = depth[s + 1:e] >= cfg.threshold
+        desc = (f"texttiling ({manifest.get('encoder')} {manifest['fingerprint']}, window {cfg.window}, "
+                + (f"depth >= {cfg.threshold})" if cfg.threshold is not None else f"depth > mean - {cfg.depth_cutoff} std)"))
+        return Segmentation.cut(depth, spans, cfg.threshold, decisions, desc)
+
+    # ------------------------------------------------------------------ text
+
+    def document(self, text: str | list[str], doc_id: str = "text") -> Document:
+        """Parse `text` as `seg segment` parses a file (format cfg.input_format); a list of
+        strings is the text's lines. SegError when it holds no sentence."""
+        if not isinstance(text, str):
+            if not isinstance(text, (list, tuple)) or not all(isinstance(t, str) for t in text):
+                raise SegError(f"text: give a str or a list of str (the text's lines), not {type(text).__name__}")
+            text = "\n".join(text)
+        with quiet(not self.show_progress):
+            doc = parse_text(text, self.cfg.input_format, doc_id, "<text>", "utf-8", format_option="input_format")
+            if not doc.sentences:
+                raise SegError("text holds no sentences (after removing headings and notes); give Japanese text "
+                               "in Aozora Bunko or plain-text format")
+            print_warnings([doc], ["text"])
+        return doc
+
+    def segment(self, text: str | list[str]) -> list[str]:
+        """The paragraphs of `text`: its cleaned text (as `seg prep` cleans it) cut at the
+        predicted breaks, exactly the lines `seg segment` prints for it; its own breaks are ignored."""
+        return self.segment_documents([self.document(text)])[0].paragraphs()
+
+    def predict(self, text: str | list[str]) -> list[tuple[str, float | None, int]]:
+        """(sentence, score, decision) per sentence of `text`: the score of the gap before the
+        sentence (break probability; depth for texttiling; 0/1 for rule; None for the first
+        sentence) and 1 where a paragraph starts (always at the first sentence)."""
+        r = self.segment_documents([self.document(text)])[0]
+        return [(s, None if np.isnan(p) else float(p), int(d)) for s, p, d in zip(r.doc.sentences, r.probs, r.decisions)]
+
+    def evaluate(self, text: str | list[str]) -> dict:
+        """P/R/F1/bAcc/Pk/WindowDiff against the paragraph breaks of `text` itself: the
+        metrics `seg segment --evaluate` computes ({"overall", "documents", "gaps", "breaks"})."""
+        return evaluate(self.segment_documents([self.document(text)]))
+
+
+def split_results(docs: list[Document], seg: Segmentation) -> list[DocResult]:
+    results: list[DocResult] = []
+    start = 0
+    for d in docs:
+        end = start + len(d.sentences)
+        dec = seg.decisions[start:end].copy()
+        dec[0] = 1
+        results.append(DocResult(d, seg.probs[start:end], dec))
+        start = end
+    return results
 
 
 # ----------------------------------------------------------------------------- evaluation
@@ -428,29 +535,20 @@ def check_config(cfg: SegmentConfig) -> None:
 
 
 def segment(cfg: SegmentConfig, cache_root: Path = Path("cache"), stdin=None, stdout=None) -> SegmentResults:
-    """Run the whole step; return the per-document decisions (and metrics with evaluate)."""
+    """Run the whole step; return the per-document decisions (and metrics with evaluate).
+    The inputs are read and the outputs planned (cheap checks) before the segmenter loads."""
     check_config(cfg)
-    run_dir = None if cfg.run in BASELINES else resolve_run(cfg.run, cfg.runs_dir)
+    if cfg.run not in BASELINES:
+        resolve_run(cfg.run, cfg.runs_dir)
     docs = read_inputs(cfg.inputs, cfg.input_format, stdin)
     paths = plan_outputs(docs, cfg.output, cfg.format, cfg.force)
     n = sum(len(d.sentences) for d in docs)
+    segmenter = Segmenter(cfg, cache_root)
     t0 = time.perf_counter()
-    if cfg.run == "rule":
-        seg = run_rule(docs)
-    elif cfg.run == "texttiling":
-        seg = run_texttiling(docs, cfg, cache_root)
-    else:
-        seg = run_model(docs, run_dir, cfg)
-    probs, decisions, threshold, desc = seg.probs, seg.decisions, seg.threshold, seg.description
+    seg = segmenter(docs)
+    threshold, desc = seg.threshold, seg.description
     seconds = time.perf_counter() - t0
-    results: list[DocResult] = []
-    start = 0
-    for d in docs:
-        end = start + len(d.sentences)
-        dec = decisions[start:end].copy()
-        dec[0] = 1
-        results.append(DocResult(d, probs[start:end], dec))
-        start = end
+    results = split_results(docs, seg)
     res = SegmentResults(desc, threshold, results, sentences=n, seconds=seconds)
     console.print(f"seg segment: {len(docs)} input(s), {n:,} sentences, {desc}"
                   + (f", threshold {threshold:.4f}" if threshold is not None else "")

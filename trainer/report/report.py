@@ -19,7 +19,7 @@ from rich.console import Console
 
 from pipeline.errors import SegError
 from pipeline.fsutil import atomic_dir, write_json_atomic, write_text_atomic
-from pipeline.progress import progress
+from pipeline.progress import progress, stdout_console
 
 from . import html as html_writer
 from . import markdown as md_writer
@@ -79,7 +79,7 @@ def report(cfg: ReportConfig, out: Optional[Console] = None) -> Path:
             raise                  # names its own file (e.g. the output's parent, read-only)
         raise OSError(e.errno, e.strerror or os.strerror(e.errno), str(output)) from None
 
-    console = out or Console(width=None if sys.stdout.isatty() else 220)
+    console = out or stdout_console(width=None if sys.stdout.isatty() else 220)
     for s in (cfg.split, other):
         console.print(rich_table(tables[s], title=f"{s} split: mean ± std over repeats (best run in bold green, "
                                                   f"▲ baseline beats every run)"))
