@@ -248,3 +248,14 @@ def test_the_readme_example_runs(train_dataset, tmp_path, monkeypatch, capsys):
     assert "pool: test F1" in out and "bilstm: test F1" in out and "no-such-run" in out
     assert (tmp_path / "runs" / "api-pool" / "metrics.json").is_file()
     assert (tmp_path / "runs" / "api-bilstm" / "metrics.json").is_file()
+
+
+def test_readme_example_is_the_file_the_tests_run():
+    """The README's Python API block is docs/api_example.py, character for character."""
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parent.parent
+    readme = (repo / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Python API", 1)[1]
+    block = section.split("```python\n", 1)[1].split("\n```", 1)[0]
+    assert block + "\n" == (repo / "docs" / "api_example.py").read_text(encoding="utf-8")
