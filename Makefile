@@ -15,14 +15,15 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test,bench]'
 	touch $@
 
-# prep -> embed (bundled e5, CPU, no download) -> train two integrators -> HTML report.
-# Re-running reuses the vector cache (only new sentences are encoded) and replaces the demo runs.
+# prep -> embed (bundled e5, CPU, no download) -> train a window model and a whole-document model
+# (with the paragraph-length prior) -> HTML report. Re-running reuses the vector cache (only new
+# sentences are encoded) and replaces the demo runs.
 demo: install
 	$(SEG) prep --force
 	$(SEG) embed --encoder e5 --export h5
-	$(SEG) train --encoder e5 --model bilstm --window 2:2 --repeats 3 --name demo-bilstm --force
-	$(SEG) train --encoder e5 --model attmem --window 2:2 --memory-size 4 --repeats 3 --name demo-attmem --force
-	$(SEG) report demo-bilstm demo-attmem --output report --force
+	$(SEG) train --encoder e5 --model bilstm --window 2:2 --features brackets --repeats 3 --name demo-bilstm --force
+	$(SEG) train --encoder e5 --model seq --decode viterbi --repeats 3 --name demo-seq --force
+	$(SEG) report demo-bilstm demo-seq --output report --force
 	@echo "report: $(CURDIR)/report/index.html"
 
 test: install
