@@ -39,6 +39,7 @@ LMAX = 32                      # lengths below this get their own probability; t
 WEIGHTS = (0.0, 0.25, 0.5, 1.0, 1.5, 2.0, 3.0)
 TAU_SHIFTS = (-1.5, -1.0, -0.6, -0.3, -0.15, 0.0, 0.15, 0.3, 0.6, 1.0, 1.5)
 _EPS = 1e-6
+_TIE = 1e-9
 
 
 def check_decode(decode: str, model: str) -> None:
@@ -203,7 +204,7 @@ def viterbi_grid(probs: np.ndarray, doc_gap_counts: list[int], prior: LengthPrio
     for si, (tau, w) in enumerate(settings):
         for di, (d, n) in enumerate(docs):
             k = si * len(docs) + di
-            scores[k, :n] = pieces[d] - tau
+            scores[k, :n] = pieces[d] - tau + _TIE     # p == sigmoid(tau) breaks, as p >= threshold does
             n_sent[k] = n + 1
             weights[k] = w
     breaks = viterbi_batch(scores, n_sent, prior, weights)
