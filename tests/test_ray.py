@@ -1,0 +1,141 @@
+"""`--engine ray` (pipeline/ray_engine.py, trainer/segment_batch.py) on a local Ray with 2 CPUs:
+the vectors are bit-identical to the local engine's, also when a worker process dies mid-run,
+and `seg segment --engine ray` writes the plain path's files, one for one, and resumes.
+
+The tiny sentence-transformers model of fixtures_embed keeps this fast; it runs through the
+same public path as any --model folder. Skipped as a whole where Ray is not installed
+(`pip install 'seg[ray]'`); tests/test_engine_options.py covers the error that gives then.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+ray = pytest.importorskip("ray", reason="Ray is an optional extra: pip install 'seg[ray]'")
+
+from cli import app  # noqa: E402
+from pipeline.dataset import SPLITS, load_split  # noqa: E402
+from pipeline.prep import DEMO_CORPUS  # noqa: E402
+from pipeline.ray_engine import DIE_ONCE_ENV  # noqa: E402
+from pipeline.vector_cache import VectorCache  # noqa: E402
+
+runner = CliRunner()
+# new text for `seg segment`: demo works that are not in small_dataset
+NEW_WORKS = ["000035_1567_ruby_4948.txt", "000119_624_ruby_5668.txt"]
+
+
+@pytest.fixture(scope="session")
+def local_ray():
+    """One local Ray for the session: 2 CPUs, no dashboard."""
+    if not ray.is_initialized():
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="error")
+    yield ray
+    ray.shutdown()
+
+
+def embed_args(ds: Path, model: Path, cache: Path, name: str) -> list[str]:
+    return ["embed", str(ds), "--encoder", "sbert", "--model", str(model), "--cache", str(cache), "--name", name,
+            "--batch-size", "16"]
+
+
+def vectors(ds: Path, cache: Path, name: str) -> np.ndarray:
+    m = json.loads((ds / "embeddings" / f"{name}.json").read_text(encoding="utf-8"))
+    texts = [t for s in SPLITS for t in load_split(ds, s).texts]
+    vecs, missing = VectorCache(cache, m["fingerprint"]).get_many(texts)
+    assert missing == []
+    return vecs
+
+
+@pytest.fixture(scope="module")
+def embedded(small_dataset, tiny_sbert, tmp_path_factory):
+    """small_dataset embedded by the local engine (the reference vectors)."""
+    root = tmp_path_factory.mktemp("ray")
+    ds = root / "small"
+    shutil.copytree(small_dataset, ds)
+    res = runner.invoke(app, embed_args(ds, tiny_sbert, root / "local", "local"))
+    assert res.exit_code == 0, res.output
+    return {"root": root, "dataset": ds, "local": vectors(ds, root / "local", "local")}
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_ray_engine_gives_the_local_vectors_bit_for_bit(local_ray, embedded, tiny_sbert, workers):
+    ds, root = embedded["dataset"], embedded["root"]
+    cache, name = root / f"ray{workers}", f"ray{workers}"
+    res = runner.invoke(app, [*embed_args(ds, tiny_sbert, cache, name), "--engine", "ray", "--workers", str(workers)])
+    assert res.exit_code == 0, res.output
+    m = json.loads((ds / "embeddings" / f"{name}.json").read_text(encoding="utf-8"))
+    local = json.loads((ds / "embeddings" / "local.json").read_text(encoding="utf-8"))
+    assert m["fingerprint"] == local["fingerprint"]
+    assert m["counts"]["encoded"] == local["counts"]["encoded"] == m["counts"]["distinct"]
+    got = vectors(ds, cache, name)
+    assert got.dtype == np.float32 and np.array_equal(got, embedded["local"])
+    # a second run finds everything cached and starts no worker
+    res = runner.invoke(app, [*embed_args(ds, tiny_sbert, cache, name), "--engine", "ray", "--workers", str(workers)])
+    assert res.exit_code == 0 and json.loads((ds / "embeddings" / f"{name}.json").read_text())["counts"]["encoded"] == 0
+
+
+def test_a_worker_that_dies_is_retried_and_the_vectors_are_identical(local_ray, embedded, tiny_sbert, tmp_path,
+                                                                     monkeypatch):
+    ds, root = embedded["dataset"], embedded["root"]
+    marker = tmp_path / "died"
+    monkeypatch.setenv(DIE_ONCE_ENV, str(marker))
+    res = runner.invoke(app, [*embed_args(ds, tiny_sbert, root / "died", "died"), "--engine", "ray", "--workers", "2"])
+    assert res.exit_code == 0, res.output
+    assert marker.exists()       # a worker process did exit (os._exit) on its first batch
+    assert np.array_equal(vectors(ds, root / "died", "died"), embedded["local"])
+
+
+@pytest.fixture(scope="module")
+def run_dir(train_dataset, tmp_path_factory) -> Path:
+    """A pool run trained on train_dataset's tiny-sbert vectors."""
+    from trainer.config import TrainConfig
+    from trainer.train import train
+
+    root = tmp_path_factory.mktemp("ray_run")
+    return train(TrainConfig(dataset=str(train_dataset), encoder="tiny", model="pool", window="2:2", epochs=2,
+                             repeats=1, seed=0, name="pool", output=str(root / "runs")), root)
+
+
+def test_segment_with_ray_writes_the_plain_files_and_resumes(local_ray, run_dir, train_dataset, tmp_path):
+    inputs = tmp_path / "novels"
+    inputs.mkdir()
+    for name in NEW_WORKS:
+        shutil.copy(DEMO_CORPUS / name, inputs / name)
+    manifest = json.loads((run_dir / "config.json").read_text(encoding="utf-8"))["embedding"]
+    caches = {}
+    for engine in ("local", "ray"):   # each with its own copy of the run's cache: both encode the new text
+        caches[engine] = tmp_path / f"cache-{engine}"
+        shutil.copytree(manifest["cache"], caches[engine])
+    before = VectorCache(caches["ray"], manifest["fingerprint"]).count()
+    base = ["segment", str(inputs), "--run", str(run_dir), "--format", "jsonl"]
+    res = runner.invoke(app, [*base, "-o", str(tmp_path / "plain"), "--cache", str(caches["local"])])
+    assert res.exit_code == 0, res.output
+    res = runner.invoke(app, [*base, "-o", str(tmp_path / "ray"), "--cache", str(caches["ray"]), "--engine", "ray"])
+    assert res.exit_code == 0, res.output
+    assert VectorCache(caches["ray"], manifest["fingerprint"]).count() > before   # the actors encoded new sentences
+    plain = sorted(p.name for p in (tmp_path / "plain").iterdir())
+    assert plain == sorted(p.name for p in (tmp_path / "ray").iterdir()) and len(plain) == len(NEW_WORKS)
+    for name in plain:
+        assert (tmp_path / "ray" / name).read_bytes() == (tmp_path / "plain" / name).read_bytes(), name
+
+    # a re-run skips what exists: one output removed is the only one written again
+    gone, kept = tmp_path / "ray" / plain[0], tmp_path / "ray" / plain[1]
+    gone.unlink()
+    mtime = kept.stat().st_mtime_ns
+    res = runner.invoke(app, [*base, "-o", str(tmp_path / "ray"), "--cache", str(caches["ray"]), "--engine", "ray"])
+    assert res.exit_code == 0, res.output
+    assert "1 of 2 inputs already have their output" in res.output
+    assert gone.read_bytes() == (tmp_path / "plain" / plain[0]).read_bytes()
+    assert kept.stat().st_mtime_ns == mtime
+    assert not [p for p in (tmp_path / "ray").iterdir() if p.name.startswith(".")]   # no temporary file left
+
+
+def test_segment_with_ray_needs_an_output_folder(run_dir, tmp_path):
+    res = runner.invoke(app, ["segment", str(DEMO_CORPUS / NEW_WORKS[0]), "--run", str(run_dir), "--engine", "ray"])
+    assert res.exit_code == 1 and "-o OUT_DIR" in res.output and len(res.output.strip().splitlines()) == 1
