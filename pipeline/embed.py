@@ -211,7 +211,20 @@ def _check_config(cfg: EmbedConfig) -> None:
     if cfg.pooling is not None and cfg.pooling not in ("cls", "mean"):
         raise SegError(f"--pooling {cfg.pooling!r}: use cls or mean")
     if not re.fullmatch(r"auto|cpu|cuda(:\d+)?|mps", cfg.device or ""):
-        raise SegError(f"--device {cfg.device!r}: use auto, cpu, cuda or cuda:N")
+        devices = (cfg.device or "").split(",")
+        if len(devices) < 2 or not all(re.fullmatch(r"cpu|cuda(:\d+)?", d) for d in devices):
+            raise SegError(f"--device {cfg.device!r}: use auto, cpu, cuda or cuda:N, or several comma-separated "
+                           f"(cuda:0,cuda:1) for --encoder sbert")
+        if len({d.split(":")[0] for d in devices}) > 1:
+            raise SegError(f"--device {cfg.device}: mixes CPU and GPU devices (they encode in other precisions); "
+                           f"list GPUs only (cuda:0,cuda:1) or CPUs only")
+        if cfg.engine == "ray":
+            raise SegError(f"--device {cfg.device}: with --engine ray each Ray worker takes one device (num_gpus=1); "
+                           f"leave --device at auto")
+        if cfg.encoder != "sbert":
+            raise SegError(f"--device {cfg.device}: several devices work with --encoder sbert (sentence-transformers' "
+                           f"multi-process pool); for --encoder {cfg.encoder} give one device, or use --engine ray "
+                           f"(one GPU per Ray worker)")
 
 
 def embed(cfg: EmbedConfig, cache_root: Path) -> dict:

@@ -180,9 +180,22 @@ def tokenizer_kwargs(folder: Path) -> dict:
     return {"mecab_kwargs": mk}
 
 
+def device_list(spec: str | None) -> list[str]:
+    """The devices of a --device value: "cuda:0,cuda:1" -> ["cuda:0", "cuda:1"]; one device -> [it]."""
+    return [d.strip() for d in (spec or "auto").split(",")]
+
+
+def torch_devices(spec: str) -> list[str]:
+    """The resolved torch devices of a --device value (see torch_device), one per process."""
+    return [torch_device(d) for d in device_list(spec)]
+
+
 def torch_device(spec: str) -> str:
+    """The resolved torch device of a --device value; of a list, the first (all are checked)."""
     import torch
 
+    if spec and "," in spec:
+        return torch_devices(spec)[0]
     if spec in (None, "", "auto"):
         if torch.cuda.is_available():
             return "cuda"
