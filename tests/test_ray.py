@@ -1,6 +1,7 @@
 """`--engine ray` (pipeline/ray_engine.py, trainer/segment_batch.py) on a local Ray with 2 CPUs:
-the vectors are bit-identical to the local engine's, also when a worker process dies mid-run,
-and `seg segment --engine ray` writes the plain path's files, one for one, and resumes.
+the vectors are bit-identical to the local engine's, also when a worker process dies mid-run
+or the driver is killed and re-run, and `seg segment --engine ray` writes the plain path's
+files, one for one, and resumes.
 
 The tiny sentence-transformers model of fixtures_embed keeps this fast; it runs through the
 same public path as any --model folder. Skipped as a whole where Ray is not installed
@@ -26,6 +27,8 @@ from pipeline.ray_engine import DIE_ONCE_ENV  # noqa: E402
 from pipeline.vector_cache import VectorCache  # noqa: E402
 
 runner = CliRunner()
+# Ray Data's own DataContext warns about its deprecated settings on first use
+pytestmark = pytest.mark.filterwarnings("ignore:.*deprecated.*:DeprecationWarning")
 # new text for `seg segment`: demo works that are not in small_dataset
 NEW_WORKS = ["000035_1567_ruby_4948.txt", "000119_624_ruby_5668.txt"]
 
@@ -139,3 +142,40 @@ def test_segment_with_ray_writes_the_plain_files_and_resumes(local_ray, run_dir,
 def test_segment_with_ray_needs_an_output_folder(run_dir, tmp_path):
     res = runner.invoke(app, ["segment", str(DEMO_CORPUS / NEW_WORKS[0]), "--run", str(run_dir), "--engine", "ray"])
     assert res.exit_code == 1 and "-o OUT_DIR" in res.output and len(res.output.strip().splitlines()) == 1
+
+
+def test_a_killed_driver_resumes_with_identical_vectors(local_ray, embedded, tiny_sbert, tmp_path):
+    """kill -9 of `seg embed --engine ray` (a second driver on the session's Ray) mid-run keeps
+    the committed batches; the next run encodes only the rest, and the vectors are the local ones."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from pipeline.embed import DELAY_ENV
+    from tests.test_embed_resume import REPO, entries
+
+    ds, cache = embedded["dataset"], tmp_path / "vc"
+    args = [*embed_args(ds, tiny_sbert, cache, "killed"), "--engine", "ray", "--workers", "1"]
+    env = dict(os.environ, **{DELAY_ENV: "0.3", "HF_HUB_OFFLINE": "1"})
+    proc = subprocess.Popen([sys.executable, "-c", "from cli import main; main()", *args,
+                             "--address", ray.get_runtime_context().gcs_address], cwd=REPO, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.time() + 120
+    try:
+        while entries(cache) < 32:
+            assert proc.poll() is None, proc.stderr.read().decode()
+            assert time.time() < deadline, "the Ray driver never committed a batch"
+            time.sleep(0.1)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    done = entries(cache)
+    distinct = json.loads((ds / "embeddings" / "local.json").read_text(encoding="utf-8"))["counts"]["distinct"]
+    assert 32 <= done < distinct and done % 16 == 0   # killed mid-run, whole batches of 16 committed
+    res = runner.invoke(app, args)
+    assert res.exit_code == 0, res.output
+    m = json.loads((ds / "embeddings" / "killed.json").read_text(encoding="utf-8"))
+    assert m["counts"]["cached"] == done and m["counts"]["encoded"] == distinct - done
+    assert np.array_equal(vectors(ds, cache, "killed"), embedded["local"])
