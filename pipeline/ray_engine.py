@@ -33,6 +33,8 @@ import numpy as np
 from .errors import SegError
 
 ENGINES = ("local", "ray")
+#: batches per Ray Data run (actors start once per run: a few seconds per ~260k e5 sentences)
+WINDOW = 2048
 RAY_HINT = "pip install 'seg[ray]'"
 #: test hook: a marker path; the first batch an actor takes while the marker is absent creates
 #: it and kills the actor's process (os._exit), as a crashed worker would
@@ -151,14 +153,20 @@ class RayEngine:
         return workers, float(per), 0.0
 
     def encode(self, encoder, batches: Iterable[list[str]], state: bytes | None = None) -> Iterator[tuple[list[str], np.ndarray]]:
-        """(batch, float32 vectors) for every batch, in the order the actors finish them."""
+        """(batch, float32 vectors) for every batch, in the order the actors finish them. The
+        batches are taken WINDOW at a time (one Ray Data run each), so the driver holds a
+        window's texts, not the corpus's."""
+        from itertools import islice
+
+        it = iter(batches)
+        while window := list(islice(it, WINDOW)):
+            yield from self._run(encoder, window, state)
+
+    def _run(self, encoder, batches: list[list[str]], state: bytes | None) -> Iterator[tuple[list[str], np.ndarray]]:
         from dataclasses import asdict
 
         from .fingerprint import fingerprint
 
-        batches = list(batches)
-        if not batches:
-            return
         self.connect()
         ray = self.ray
         ctx = ray.data.DataContext.get_current()
@@ -171,8 +179,10 @@ class RayEngine:
         want = fingerprint(encoder.identity())
         workers, cpus, gpus = self.sizing()
         workers = min(workers, len(batches))
+        # one block per batch: a block's results reach the driver when its task ends, and each
+        # batch must be committed as soon as it is encoded
         ds = ray.data.from_items([{"batch": k, "texts": b} for k, b in enumerate(batches)],
-                                 override_num_blocks=min(len(batches), 4 * workers * 8))
+                                 override_num_blocks=len(batches))
         args = {"config": asdict(encoder.cfg), "state": state, "die_once": os.environ.get(DIE_ONCE_ENV) or None}
         out = ds.map_batches(EncodeBatch, fn_constructor_kwargs=args, compute=ray.data.ActorPoolStrategy(size=workers),
                              batch_size=1, num_cpus=cpus, num_gpus=gpus or None, batch_format="numpy",
@@ -192,15 +202,29 @@ class RayEngine:
                 yield batch, vecs.reshape(len(batch), dim).copy()
         except SegError:
             raise
-        except Exception as e:  # a worker's exception, re-raised by Ray Data in its own wrappers
-            cause = e
-            while getattr(cause, "cause", None) is not None or cause.__cause__ is not None:
-                nxt = getattr(cause, "cause", None) or cause.__cause__
-                if nxt is cause:
-                    break
-                cause = nxt
-            if isinstance(cause, SegError):
-                raise SegError(str(cause)) from None
-            first = str(cause).strip().splitlines()[-1] if str(cause).strip() else type(cause).__name__
-            raise SegError(f"--engine ray: encoding failed on a Ray worker ({type(cause).__name__}: {first[:300]}); "
-                           f"re-run to resume, or use --engine local to see the error here") from None
+        except Exception as e:  # a worker's exception, re-raised by Ray (Data) in its own wrappers
+            raise worker_error(e) from None
+
+
+def worker_error(e: BaseException) -> SegError:
+    """The one line of an exception raised on a Ray worker: a SegError's own message (Ray
+    wraps it, traceback included, in ActorDiedError, RayTaskError or Ray Data's exceptions),
+    else the last `Type: message` line of the remote traceback."""
+    import re
+
+    chain, seen = [], set()
+    while e is not None and id(e) not in seen:
+        seen.add(id(e))
+        chain.append(e)
+        e = getattr(e, "cause", None) or e.__cause__
+    for x in chain:
+        if isinstance(x, SegError) and type(x).__module__.startswith("pipeline"):
+            return SegError(f"on a Ray worker: {x}")
+    text = re.sub(r"\x1b\[[0-9;]*m", "", "\n".join(str(x) for x in chain))
+    own = re.findall(r"SegError: (.+)", text)
+    if own:
+        return SegError(f"on a Ray worker: {own[-1].strip()}")
+    lines = re.findall(r"^\s*(\w+(?:Error|Exception): .+)$", text, re.M)
+    what = lines[-1].strip() if lines else f"{type(chain[-1]).__name__}"
+    return SegError(f"--engine ray: a Ray worker failed ({what[:300]}); re-run to resume (finished batches are kept), "
+                    f"or use --engine local to see the error here")

@@ -179,3 +179,22 @@ def test_a_killed_driver_resumes_with_identical_vectors(local_ray, embedded, tin
     m = json.loads((ds / "embeddings" / "killed.json").read_text(encoding="utf-8"))
     assert m["counts"]["cached"] == done and m["counts"]["encoded"] == distinct - done
     assert np.array_equal(vectors(ds, cache, "killed"), embedded["local"])
+
+
+@pytest.mark.parametrize("model, needle", [("/nonexistent/e5.bin", "on a Ray worker: --model /nonexistent/e5.bin"),
+                                           ("enpt", "built the encoder with fingerprint")])
+def test_a_worker_without_the_same_model_stops_the_run_in_one_line(local_ray, model, needle):
+    """As on a node where the model file is missing, or is another model under the same
+    settings: nothing is cached under the driver's fingerprint, the error names the fix."""
+    from dataclasses import replace
+
+    from pipeline.embed import EmbedConfig
+    from pipeline.encoders import make_encoder
+    from pipeline.errors import SegError
+    from pipeline.ray_engine import RayEngine
+
+    encoder = make_encoder(EmbedConfig(encoder="e5"))
+    encoder.cfg = replace(encoder.cfg, model=model)      # what the workers rebuild the encoder from
+    with pytest.raises(SegError) as e:
+        list(RayEngine(None, 1).encode(encoder, [["吾輩は猫である。"], ["名前はまだ無い。"]]))
+    assert needle in str(e.value) and "\n" not in str(e.value)
