@@ -127,6 +127,8 @@ def fill_cache(encoder: Encoder, cache: VectorCache, texts: list[str], missing: 
     batches = make_batches(texts, order, encoder, batch_size)
     delay = float(os.environ.get(DELAY_ENV, "0") or 0)
     done = 0
+    if engine is not None:
+        engine.connect()  # a cluster that cannot be reached is one line before any progress bar
     bar = progress() if show_progress else None
 
     def pending():

@@ -2,10 +2,12 @@
 
 The driver (`seg embed`, `seg segment`) does everything it does with the local engine -
 cache lookup, deduplication, length-sorted token-budget batches (pipeline/embed.py) - and
-hands the batches still missing to a Ray Data pipeline:
+hands the batches still missing to a Ray Data pipeline, WINDOW batches at a time:
 
-    ray.data.from_items(batches).map_batches(EncodeBatch, concurrency=workers, batch_size=1,
-                                             num_cpus=..., num_gpus=1 when the cluster has GPUs)
+    ray.data.from_items(batches, override_num_blocks=len(batches))     # one block per batch
+        .map_batches(EncodeBatch, compute=ActorPoolStrategy(size=workers), batch_size=1,
+                     num_cpus=..., num_gpus=1 when the cluster has GPUs)
+        .iter_rows()                                                    # streamed to the driver
 
 Each actor rebuilds the encoder from the embedding configuration (same model path, same
 encoder code), restores its dataset state (wiki2vec's SIF, sent by the driver) and encodes
@@ -18,7 +20,8 @@ and commits every result as it arrives, so the cache's guarantees (dedup, finger
 resume after a kill, checksums) are those of the local engine.
 
 A worker process that dies is restarted by Ray and its batch retried (Ray Data's actor
-pool: max_restarts=-1, max_task_retries=-1). Actors are sized by `workers`: 0
+pool defaults: max_restarts=-1, max_task_retries=-1); an exception on a worker (a missing
+model file, say) ends the run with its one line (worker_error). Actors are sized by `workers`: 0
 (auto) = one per GPU when the cluster has GPUs, else one per node with all of the
 smallest node's CPUs; N = N actors sharing the cluster's CPUs evenly.
 """
@@ -114,15 +117,12 @@ class EncodeBatch:
 
 
 class RayEngine:
-    remote = True
+    """The Ray side of `--engine ray`: connects (or starts a local Ray) on first use."""
 
     def __init__(self, address: str | None, workers: int):
         self.address = address
         self.workers = workers
         self.ray = import_ray()
-
-    def describe(self) -> str:
-        return f"ray ({self.address or os.environ.get('RAY_ADDRESS') or 'local'})"
 
     def connect(self) -> None:
         """Join the cluster at --address (auto: the one `ray start` runs here; RAY_ADDRESS when
@@ -130,6 +130,7 @@ class RayEngine:
         ray = self.ray
         if ray.is_initialized():
             return
+        self._reachable()
         try:
             ray.init(address=self.address, include_dashboard=False, log_to_driver=False, logging_level="error",
                      configure_logging=True)
@@ -137,6 +138,20 @@ class RayEngine:
             first = str(e).splitlines()[0] if str(e) else type(e).__name__
             raise SegError(f"--address {self.address}: cannot connect to a Ray cluster ({first}); start one with "
                            f"`ray start --head` or leave --address out to start a local Ray") from None
+
+    def _reachable(self, timeout: float = 5.0) -> None:
+        """A HOST:PORT that does not answer fails in seconds (ray.init would retry for minutes)."""
+        import socket
+
+        addr = self.address or os.environ.get("RAY_ADDRESS")
+        if not addr or addr == "auto" or "://" in addr or ":" not in addr:
+            return
+        host, _, port = addr.rpartition(":")
+        try:
+            socket.create_connection((host, int(port)), timeout=timeout).close()
+        except (OSError, ValueError) as e:
+            raise SegError(f"--address {addr}: no Ray cluster answers there ({getattr(e, 'strerror', None) or e}); "
+                           f"start one with `ray start --head` (it prints the address) or check the host and port") from None
 
     def sizing(self) -> tuple[int, float, float]:
         """(actors, CPUs per actor, GPUs per actor) for --workers on this cluster."""

@@ -198,3 +198,19 @@ def test_a_worker_without_the_same_model_stops_the_run_in_one_line(local_ray, mo
     with pytest.raises(SegError) as e:
         list(RayEngine(None, 1).encode(encoder, [["吾輩は猫である。"], ["名前はまだ無い。"]]))
     assert needle in str(e.value) and "\n" not in str(e.value)
+
+
+def test_an_address_where_no_cluster_answers_fails_in_seconds(small_dataset, tmp_path):
+    import socket
+    import time
+
+    with socket.socket() as s:           # a free port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    from pipeline.errors import SegError
+    from pipeline.ray_engine import RayEngine
+
+    t0 = time.perf_counter()
+    with pytest.raises(SegError, match=f"--address 127.0.0.1:{port}: no Ray cluster answers there"):
+        RayEngine(f"127.0.0.1:{port}", 1)._reachable()
+    assert time.perf_counter() - t0 < 10
