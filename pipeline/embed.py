@@ -7,7 +7,10 @@
 Only sentences missing from the cache under the encoder's fingerprint are encoded,
 longest first, in batches capped by a sentence count and a token budget; every batch is
 committed at once, so an interrupted run resumes where it stopped. When nothing is
-missing the model is not loaded at all.
+missing the model is not loaded at all. `--engine ray` sends the same batches to Ray actors
+(pipeline/ray_engine.py) and this process still commits each result, so the cache behaves
+exactly as with the local engine; `--device cuda:0,cuda:1` (sbert) spreads them over the
+devices of one machine (pipeline/encoders/sbert.py).
 
 Before trusting the cache, every cached vector of the dataset is verified against its
 checksum (pipeline/vector_cache.py): corrupt ones are encoded again (one warning line with
