@@ -127,13 +127,16 @@ def test_segment_with_ray_writes_the_plain_files_and_resumes(local_ray, run_dir,
     for name in plain:
         assert (tmp_path / "ray" / name).read_bytes() == (tmp_path / "plain" / name).read_bytes(), name
 
-    # a re-run skips what exists: one output removed is the only one written again
+    # a re-run skips what exists: one output removed is the only one written again; an empty
+    # input is skipped with a warning instead of stopping the batch
     gone, kept = tmp_path / "ray" / plain[0], tmp_path / "ray" / plain[1]
     gone.unlink()
     mtime = kept.stat().st_mtime_ns
+    (inputs / "empty.txt").write_text("", encoding="utf-8")
     res = runner.invoke(app, [*base, "-o", str(tmp_path / "ray"), "--cache", str(caches["ray"]), "--engine", "ray"])
     assert res.exit_code == 0, res.output
-    assert "1 of 2 inputs already have their output" in res.output
+    assert "1 of 3 inputs already have their output" in res.output
+    assert "skipped" in res.output and "empty.txt" in res.output and not (tmp_path / "ray" / "empty.jsonl").exists()
     assert gone.read_bytes() == (tmp_path / "plain" / plain[0]).read_bytes()
     assert kept.stat().st_mtime_ns == mtime
     assert not [p for p in (tmp_path / "ray").iterdir() if p.name.startswith(".")]   # no temporary file left
