@@ -217,3 +217,17 @@ def test_an_address_where_no_cluster_answers_fails_in_seconds(small_dataset, tmp
     with pytest.raises(SegError, match=f"--address 127.0.0.1:{port}: no Ray cluster answers there"):
         RayEngine(f"127.0.0.1:{port}", 1)._reachable()
     assert time.perf_counter() - t0 < 10
+
+
+def test_wiki2vec_state_reaches_the_workers(local_ray, small_dataset, w2v_text, tmp_path):
+    """wiki2vec's SIF state is fitted here on the train split and sent to the actors: the
+    vectors equal the local engine's."""
+    ds = tmp_path / "small"
+    shutil.copytree(small_dataset, ds)
+    got = {}
+    for engine in ("local", "ray"):
+        res = runner.invoke(app, ["embed", str(ds), "--encoder", "wiki2vec", "--vectors", str(w2v_text), "--name", engine,
+                                  "--cache", str(tmp_path / engine), "--engine", engine])
+        assert res.exit_code == 0, res.output
+        got[engine] = vectors(ds, tmp_path / engine, engine)
+    assert np.array_equal(got["local"], got["ray"])
