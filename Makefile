@@ -26,8 +26,14 @@ demo: install
 	$(SEG) report demo-bilstm demo-seq --output report --force
 	@echo "report: $(CURDIR)/report/index.html"
 
-test: install
+# The test suite also installs the optional Ray extra (tests/test_ray.py; ~15 s, ~500 MB):
+# `make demo` and plain `make install` stay without it.
+test: install $(VENV)/.installed-ray
 	$(BIN)/python -m pytest -q
+
+$(VENV)/.installed-ray: $(VENV)/.installed
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test,bench,ray]'
+	touch $@
 
 clean:
 	rm -rf $(VENV) cache/datasets cache/vectors runs report

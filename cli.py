@@ -134,11 +134,14 @@ def embed(
     pooling: Optional[str] = typer.Option(None, "--pooling", help="bert only: cls ([CLS] vector) or mean (masked mean of the last layer). Default: mean."),
     max_length: Optional[int] = typer.Option(None, "--max-length", help="bert/sbert only: truncate sentences to N tokens. Default: the model's own limit."),
     batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Max sentences per batch (batches are also capped by a token budget). Default: 128 (e5), 1024 (wiki2vec); sbert and bert 32 on the CPU, 128 on a GPU."),
-    device: str = typer.Option("auto", "--device", help="auto (cuda when available), cpu, cuda or cuda:N. bert/sbert only; e5 and wiki2vec run on the CPU."),
+    device: str = typer.Option("auto", "--device", help="auto (cuda when available), cpu, cuda or cuda:N; bert/sbert: several, comma-separated (cuda:0,cuda:1), encode side by side through sentence-transformers' multi-process pool. e5 and wiki2vec run on the CPU."),
     cache: Optional[Path] = typer.Option(None, "--cache", help="Vector cache directory (LMDB, shared by datasets and encoders). Default: cache/vectors."),
     export: Optional[str] = typer.Option(None, "--export", help="Also write <dataset>/embeddings/<name>/<split>.h5 (vectors aligned with the split). Only 'h5'. Default: no export."),
     name: Optional[str] = typer.Option(None, "--name", help="Name of this embedding (the manifest <dataset>/embeddings/<name>.json), to keep two models of one encoder apart. Default: the encoder name."),
     force: bool = typer.Option(False, "--force", help="Replace an existing embedding of this --name made with other settings (the same settings just resume or do nothing). Default: off."),
+    engine: str = typer.Option("local", "--engine", help="Where sentences are encoded: local (this process) or ray (Ray actors, one encoder each, on a local Ray or the cluster at --address; needs pip install 'seg[ray]'). This process stays the one writer of the cache either way."),
+    address: Optional[str] = typer.Option(None, "--address", help="ray only: the Ray cluster to join, auto (the one `ray start` runs on this machine) or HOST:PORT. Default: $RAY_ADDRESS, else a local Ray started for this run."),
+    workers: int = typer.Option(0, "--workers", help="ray only: Ray actors (encoders) to run; 0 = one per GPU of the cluster, else one per node using all its CPUs."),
 ):
     """Encode every distinct sentence of a dataset once into a content-addressed vector cache (resumable)."""
     api().embed(**locals())
@@ -163,6 +166,9 @@ def segment(
     cache: Optional[Path] = typer.Option(S.cache, "--cache", help="Vector cache directory. Default: the run's embedding cache (texttiling: <cache root>/vectors)."),
     runs_dir: Path = typer.Option(Path(S.runs_dir), "--runs-dir", help="Where run names are looked up."),
     force: bool = typer.Option(S.force, "--force", help="Overwrite existing output files. Default: off."),
+    engine: str = typer.Option(S.engine, "--engine", help="local, or ray: batch inference over files and folders, new sentences encoded by Ray actors; one file per input in -o OUT_DIR (required), written atomically, inputs whose output exists skipped (a re-run resumes). Needs pip install 'seg[ray]'."),
+    address: Optional[str] = typer.Option(S.address, "--address", help="ray only: the Ray cluster to join, auto or HOST:PORT. Default: $RAY_ADDRESS, else a local Ray started for this run."),
+    workers: int = typer.Option(S.workers, "--workers", help="ray only: Ray actors (encoders) to run; 0 = one per GPU of the cluster, else one per node using all its CPUs."),
 ):
     """Restore paragraph breaks in new text with a trained run (or the rule / texttiling baselines)."""
     api().segment(**locals())

@@ -7,7 +7,10 @@
 Only sentences missing from the cache under the encoder's fingerprint are encoded,
 longest first, in batches capped by a sentence count and a token budget; every batch is
 committed at once, so an interrupted run resumes where it stopped. When nothing is
-missing the model is not loaded at all.
+missing the model is not loaded at all. `--engine ray` sends the same batches to Ray actors
+(pipeline/ray_engine.py) and this process still commits each result, so the cache behaves
+exactly as with the local engine; `--device cuda:0,cuda:1` (sbert) spreads them over the
+devices of one machine (pipeline/encoders/sbert.py).
 
 Before trusting the cache, every cached vector of the dataset is verified against its
 checksum (pipeline/vector_cache.py): corrupt ones are encoded again (one warning line with
@@ -33,6 +36,7 @@ from .errors import SegError
 from .fingerprint import FileHashMemo, fingerprint
 from .fsutil import read_json, write_json_atomic
 from .progress import console, progress
+from .ray_engine import make_engine
 from .fsutil import os_error
 from .vector_cache import CHECKSUM, DTYPE, VectorCache
 
@@ -51,11 +55,14 @@ class EmbedConfig:
     pooling: str | None = None        # bert: cls | mean (default mean)
     max_length: int | None = None     # bert/sbert: truncation in tokens (default: the model's)
     batch_size: int | None = None     # max sentences per batch (default: the encoder's)
-    device: str = "auto"              # auto | cpu | cuda[:i]
+    device: str = "auto"              # auto | cpu | cuda[:i] | a comma list of devices (sbert/bert: one process each)
     cache: str | None = None          # default: <cache root>/vectors
     export: str | None = None         # h5 | None
     name: str | None = None           # manifest name; default: the encoder kind
     force: bool = False               # replace an existing manifest made with other settings
+    engine: str = "local"             # local (this process) | ray (Ray actors; pipeline/ray_engine.py)
+    address: str | None = None        # ray: cluster address (auto, HOST:PORT); None = RAY_ADDRESS or a local Ray
+    workers: int = 0                  # ray: actors; 0 = one per GPU, else one per node
     embed_version: str = EMBED_VERSION
 
 
@@ -110,36 +117,45 @@ def make_batches(texts: list[str], order: list[int], encoder: Encoder, batch_siz
 
 
 def fill_cache(encoder: Encoder, cache: VectorCache, texts: list[str], missing: list[int],
-               batch_size: int | None = None, show_progress: bool = True, desc: str = "embed") -> int:
-    """Encode texts[i] for i in missing and commit them batch by batch. Returns the count."""
+               batch_size: int | None = None, show_progress: bool = True, desc: str = "embed", engine=None) -> int:
+    """Encode texts[i] for i in missing and commit them batch by batch. Returns the count.
+    `engine` None encodes here (encoder.encode_batches); a RayEngine (pipeline/ray_engine.py)
+    encodes the same batches on Ray actors while this process stays the cache's one writer."""
     if not missing:
         return 0
-    encoder.load()
-    dim = encoder.dim
-    cache.check_dim(dim)
-    if cache.meta() is None:
-        cache.set_meta({"dim": dim, "dtype": DTYPE, "checksum": CHECKSUM, "encoder": encoder.kind,
-                        "model": encoder.describe(), "identity": encoder.identity()})
+    if engine is None:
+        encoder.load()
+        _set_meta(cache, encoder, encoder.dim)
     order = sorted(missing, key=lambda i: len(texts[i]), reverse=True)
     batches = make_batches(texts, order, encoder, batch_size)
     delay = float(os.environ.get(DELAY_ENV, "0") or 0)
     done = 0
+    if engine is not None:
+        engine.connect()  # a cluster that cannot be reached is one line before any progress bar
     bar = progress() if show_progress else None
-    try:
-        if bar:
-            bar.start()
-            task = bar.add_task(desc, total=len(missing), unit="sent")
+
+    def pending():
+        """The batches, less what another process filling the same cache wrote meanwhile."""
         for b in batches:
             batch = [texts[i] for i in b]
-            # another process filling the same cache may have written some meanwhile
             still = cache.missing(batch)
             if len(still) < len(batch):
                 if bar:
                     bar.advance(task, len(batch) - len(still))
                 batch = [batch[k] for k in still]
-                if not batch:
-                    continue
-            vecs = encoder.encode(batch)
+            if batch:
+                yield batch
+
+    try:
+        if bar:
+            bar.start()
+            task = bar.add_task(desc, total=len(missing), unit="sent")
+        results = (encoder.encode_batches(pending()) if engine is None
+                   else engine.encode(encoder, pending(), cache.get_state()))
+        for batch, vecs in results:
+            if engine is not None and not done:
+                _set_meta(cache, encoder, int(vecs.shape[1]) if vecs.ndim == 2 else -1)
+            dim = int(cache.meta()["dim"])
             if vecs.shape != (len(batch), dim):
                 raise SegError(f"encoder {encoder.describe()} returned shape {vecs.shape} for {len(batch)} texts, dim {dim}")
             cache.put_many(batch, vecs)
@@ -152,6 +168,14 @@ def fill_cache(encoder: Encoder, cache: VectorCache, texts: list[str], missing: 
         if bar:
             bar.stop()
     return done
+
+
+def _set_meta(cache: VectorCache, encoder: Encoder, dim: int) -> None:
+    """Check `dim` against the cache's and record the encoder in a new cache's metadata."""
+    cache.check_dim(dim)
+    if cache.meta() is None:
+        cache.set_meta({"dim": dim, "dtype": DTYPE, "checksum": CHECKSUM, "encoder": encoder.kind,
+                        "model": encoder.describe(), "identity": encoder.identity()})
 
 
 def check_cache(cache: VectorCache, texts: list[str]) -> tuple[list[int], int, int]:
@@ -192,13 +216,27 @@ def _check_config(cfg: EmbedConfig) -> None:
     if cfg.pooling is not None and cfg.pooling not in ("cls", "mean"):
         raise SegError(f"--pooling {cfg.pooling!r}: use cls or mean")
     if not re.fullmatch(r"auto|cpu|cuda(:\d+)?|mps", cfg.device or ""):
-        raise SegError(f"--device {cfg.device!r}: use auto, cpu, cuda or cuda:N")
+        devices = (cfg.device or "").split(",")
+        if len(devices) < 2 or not all(re.fullmatch(r"cpu|cuda(:\d+)?", d) for d in devices):
+            raise SegError(f"--device {cfg.device!r}: use auto, cpu, cuda or cuda:N, or several comma-separated "
+                           f"(cuda:0,cuda:1) for --encoder sbert")
+        if len({d.split(":")[0] for d in devices}) > 1:
+            raise SegError(f"--device {cfg.device}: mixes CPU and GPU devices (they encode in other precisions); "
+                           f"list GPUs only (cuda:0,cuda:1) or CPUs only")
+        if cfg.engine == "ray":
+            raise SegError(f"--device {cfg.device}: with --engine ray each Ray worker takes one device (num_gpus=1); "
+                           f"leave --device at auto")
+        if cfg.encoder != "sbert":
+            raise SegError(f"--device {cfg.device}: several devices work with --encoder sbert (sentence-transformers' "
+                           f"multi-process pool); for --encoder {cfg.encoder} give one device, or use --engine ray "
+                           f"(one GPU per Ray worker)")
 
 
 def embed(cfg: EmbedConfig, cache_root: Path) -> dict:
     """Fill the cache with the dataset's sentence vectors and write the manifest."""
     t0 = time.perf_counter()
     _check_config(cfg)
+    engine = make_engine(cfg.engine, cfg.address, cfg.workers)
     dataset = check_dataset(Path(cfg.dataset) if cfg.dataset else Path(cache_root) / "datasets" / "demo").resolve()
     cache_dir = Path(cfg.cache).resolve() if cfg.cache else (Path(cache_root) / "vectors").resolve()
     name = cfg.name or cfg.encoder
@@ -206,6 +244,7 @@ def embed(cfg: EmbedConfig, cache_root: Path) -> dict:
     encoder = make_encoder(cfg, memo)
     cfg = replace(cfg, dataset=str(dataset), cache=str(cache_dir), name=name, model=encoder.model_spec,
                   vectors=str(Path(cfg.vectors).resolve()) if cfg.vectors else None)
+    encoder.cfg = cfg  # resolved paths: what Ray workers rebuild the encoder from
 
     splits = {s: load_split(dataset, s) for s in SPLITS}
     counts: Counter[str] = Counter()
@@ -231,10 +270,10 @@ def embed(cfg: EmbedConfig, cache_root: Path) -> dict:
     missing, repaired, upgraded = check_cache(cache, distinct)
     console.print(f"{sum(counts.values())} sentences, {len(distinct)} distinct, "
                   f"{len(distinct) - len(missing)} cached, {len(missing)} to encode")
-    if missing:
+    if missing and (engine is None or encoder.stateful):  # Ray workers load their own model
         encoder.load()
         encoder.fit_state(cache, train_distinct)
-    encoded = fill_cache(encoder, cache, distinct, missing, cfg.batch_size, desc=f"embed {name}")
+    encoded = fill_cache(encoder, cache, distinct, missing, cfg.batch_size, desc=f"embed {name}", engine=engine)
     meta = cache.meta()
     if meta is None:  # an empty dataset: nothing was ever encoded
         raise SegError(f"{dataset}: no sentences to embed; check the dataset")

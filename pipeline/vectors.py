@@ -92,7 +92,8 @@ class TextEncoder:
     text is not cached, and kept with its loaded model for every later call. Each call reads
     the cached vectors, encodes and caches the others (see `encode_texts`)."""
 
-    def __init__(self, manifest: dict, cache_dir: Path | None = None, show_progress: bool = True):
+    def __init__(self, manifest: dict, cache_dir: Path | None = None, show_progress: bool = True, engine=None):
+        self.engine = engine          # None: encode here; a RayEngine: on Ray actors (pipeline/ray_engine.py)
         self.manifest = manifest
         self.fp = manifest["fingerprint"]
         self.cache_dir = Path(cache_dir or manifest["cache"])
@@ -147,14 +148,18 @@ class TextEncoder:
         if missing:
             encoder = self._encoder()
             if cache is None:
-                encoder.load()
-                out = np.zeros((len(distinct), self.dim), np.float32)
-                for s in range(0, len(distinct), 256):
-                    out[s:s + 256] = encoder.encode(distinct[s:s + 256])
-                pos = {t: k for k, t in enumerate(distinct)}
-                return out[[pos[t] for t in texts]]
+                got: dict[str, np.ndarray] = {}
+                batches = (distinct[s:s + 256] for s in range(0, len(distinct), 256))
+                if self.engine is None:
+                    encoder.load()
+                    results = encoder.encode_batches(batches)
+                else:
+                    results = self.engine.encode(encoder, batches)
+                for batch, vecs in results:
+                    got.update(zip(batch, vecs))
+                return np.stack([got[t] for t in texts]).astype(np.float32, copy=False)
             fill_cache(encoder, cache, distinct, missing, encoder.cfg.batch_size, show_progress=self.show_progress,
-                       desc="encode")
+                       desc="encode", engine=self.engine)
         vecs, still = cache.get_many(texts, self.dim)
         if still:
             raise SegError(f"{len(still)} texts could not be read back from cache {self.cache_dir}; delete it and re-run")

@@ -60,6 +60,7 @@ from pipeline.documents import FORMATS, Document, expand_input, join_paragraphs,
 from pipeline.errors import SegError
 from pipeline.fsutil import read_json, write_text_atomic
 from pipeline.progress import console, progress, quiet
+from pipeline.ray_engine import check_engine, make_engine
 from pipeline.reader import decode
 
 from .features import OPENERS
@@ -269,6 +270,7 @@ class Segmenter:
         check_config(cfg)
         self.cfg = cfg
         self.show_progress = progress
+        self.engine = make_engine(cfg.engine, cfg.address, cfg.workers)
         with quiet(not progress):
             self.threshold, self.description = cfg.threshold, cfg.run
             if cfg.run == "rule":
@@ -278,7 +280,7 @@ class Segmenter:
 
                 self.kind = "texttiling"
                 self.manifest = texttiling_manifest(cfg, Path(cache_root))
-                self.encoder = TextEncoder(self.manifest, Path(cfg.cache) if cfg.cache else None, progress)
+                self.encoder = TextEncoder(self.manifest, Path(cfg.cache) if cfg.cache else None, progress, self.engine)
             else:
                 self.kind = "run"
                 self._load_run(resolve_run(cfg.run, cfg.runs_dir))
@@ -308,7 +310,7 @@ class Segmenter:
         self.length_prior = run.length_prior if self.viterbi else None
         if self.viterbi:
             self.description += f", Viterbi with the paragraph-length prior (weight {decoder.weight:g})"
-        self.encoder = TextEncoder(manifest, Path(cfg.cache) if cfg.cache else None, self.show_progress)
+        self.encoder = TextEncoder(manifest, Path(cfg.cache) if cfg.cache else None, self.show_progress, self.engine)
 
     # ------------------------------------------------------------------ documents
 
@@ -532,6 +534,9 @@ def check_config(cfg: SegmentConfig) -> None:
                            f"(e.g. 0.5); leave it out to use the run's threshold chosen on dev")
     if cfg.ensemble and cfg.run in BASELINES:
         raise SegError(f"--ensemble applies to trained runs, not to --run {cfg.run}")
+    check_engine(cfg.engine, cfg.address, cfg.workers)
+    if cfg.engine == "ray" and not cfg.output:
+        raise SegError("--engine ray writes one file per input into a folder; give it with -o OUT_DIR")
 
 
 def segment(cfg: SegmentConfig, cache_root: Path = Path("cache"), stdin=None, stdout=None) -> SegmentResults:
@@ -540,6 +545,10 @@ def segment(cfg: SegmentConfig, cache_root: Path = Path("cache"), stdin=None, st
     check_config(cfg)
     if cfg.run not in BASELINES:
         resolve_run(cfg.run, cfg.runs_dir)
+    if cfg.engine == "ray":
+        from .segment_batch import segment_batch
+
+        return segment_batch(cfg, cache_root)
     docs = read_inputs(cfg.inputs, cfg.input_format, stdin)
     paths = plan_outputs(docs, cfg.output, cfg.format, cfg.force)
     n = sum(len(d.sentences) for d in docs)

@@ -40,3 +40,6 @@ class SegmentConfig:
     cache: str | None = None             # vector cache directory; None = the manifest's / <cache root>/vectors
     runs_dir: str = "runs"
     force: bool = False                  # overwrite existing output files
+    engine: str = "local"                # local | ray: new sentences encoded on Ray actors, one output file per input, resumable
+    address: str | None = None           # ray: cluster address (auto, HOST:PORT); None = RAY_ADDRESS or a local Ray
+    workers: int = 0                     # ray: actors; 0 = one per GPU, else one per node

@@ -9,7 +9,7 @@ cheap (file hashes are memoised), because a fully cached run never calls `load()
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable, Iterator
 
 import numpy as np
 
@@ -20,6 +20,8 @@ class Encoder:
     kind: str = "?"
     #: EmbedConfig fields that do not apply to this encoder (an explicit value is an error)
     unsupported: tuple[str, ...] = ()
+    #: True when fit_state computes dataset-dependent state (which needs the model loaded)
+    stateful: bool = False
 
     def __init__(self, cfg: Any, memo=None):
         self.cfg = cfg
@@ -65,6 +67,12 @@ class Encoder:
     def encode(self, texts: list[str]) -> np.ndarray:
         """float32 (len(texts), dim) vectors of one batch."""
         raise NotImplementedError
+
+    def encode_batches(self, batches: Iterable[list[str]]) -> Iterator[tuple[list[str], np.ndarray]]:
+        """(batch, vectors) for each batch, in order; the batches are read one at a time (an
+        encoder with several devices overrides this to run batches side by side)."""
+        for batch in batches:
+            yield batch, self.encode(batch)
 
     def cost(self, text: str) -> int:
         """Approximate tokens of a text (for token-budget batching)."""
@@ -172,9 +180,22 @@ def tokenizer_kwargs(folder: Path) -> dict:
     return {"mecab_kwargs": mk}
 
 
+def device_list(spec: str | None) -> list[str]:
+    """The devices of a --device value: "cuda:0,cuda:1" -> ["cuda:0", "cuda:1"]; one device -> [it]."""
+    return [d.strip() for d in (spec or "auto").split(",")]
+
+
+def torch_devices(spec: str) -> list[str]:
+    """The resolved torch devices of a --device value (see torch_device), one per process."""
+    return [torch_device(d) for d in device_list(spec)]
+
+
 def torch_device(spec: str) -> str:
+    """The resolved torch device of a --device value; of a list, the first (all are checked)."""
     import torch
 
+    if spec and "," in spec:
+        return torch_devices(spec)[0]
     if spec in (None, "", "auto"):
         if torch.cuda.is_available():
             return "cuda"

@@ -11,7 +11,7 @@ import numpy as np
 from ..errors import SegError
 from ..fingerprint import ENCODING_VERSION, hash_folder
 from .base import (Encoder, autocast, library_versions, load_error, precision, quiet_transformers, resolve_model,
-                   tokenizer_kwargs, torch_batch_size, torch_device)
+                   tokenizer_kwargs, torch_batch_size, torch_device, torch_devices)
 
 DEFAULT_MODEL = "sonoisa/sentence-bert-base-ja-mean-tokens-v2"
 
@@ -45,11 +45,16 @@ class SBertEncoder(Encoder):
     def load(self) -> None:
         if self._model is not None:
             return
-        from sentence_transformers import SentenceTransformer
-
         quiet_transformers()
 
-        self._device = torch_device(self.cfg.device)
+        self._devices = torch_devices(self.cfg.device)
+        self._device = self._devices[0]
+        if len(self._devices) > 1:  # loaded on the CPU; the pool places a copy on each device
+            from .st_pool import AutocastSentenceTransformer as SentenceTransformer
+
+            self._device = "cpu"
+        else:
+            from sentence_transformers import SentenceTransformer
         try:
             self._model = SentenceTransformer(str(self.folder), device=self._device, local_files_only=True,
                                               processor_kwargs=tokenizer_kwargs(self.folder) or None)
@@ -69,6 +74,36 @@ class SBertEncoder(Encoder):
         if d is None:
             d = int(self.encode(["。"]).shape[1])
         return int(d)
+
+    def encode_batches(self, batches):
+        """With several devices (--device cuda:0,cuda:1): sentence-transformers' multi-process
+        pool, one process per device, started here and stopped at the end. Each of seg's batches
+        is one chunk of the pool, encoded as one batch, so its vectors are those the batch gives
+        on one device. Runs of equal-sized batches (2 per device at a time) go out together."""
+        self.load()
+        if len(self._devices) < 2:
+            yield from super().encode_batches(batches)
+            return
+        pool = self._model.start_multi_process_pool(self._devices)
+        try:
+            group: list[list[str]] = []
+            for b in batches:
+                if group and (len(b) != len(group[0]) or len(group) >= 2 * len(self._devices)):
+                    yield from self._pool_encode(pool, group)
+                    group = []
+                group.append(b)
+            if group:
+                yield from self._pool_encode(pool, group)
+        finally:
+            self._model.stop_multi_process_pool(pool)
+
+    def _pool_encode(self, pool, group: list[list[str]]):
+        n = len(group[0])
+        v = self._model.encode([t for b in group for t in b], pool=pool, batch_size=n, chunk_size=n,
+                               show_progress_bar=False, convert_to_numpy=True)
+        v = np.asarray(v, dtype=np.float32)
+        for k, b in enumerate(group):
+            yield b, v[k * n:(k + 1) * n]
 
     def encode(self, texts: list[str]) -> np.ndarray:
         self.load()

@@ -59,6 +59,7 @@ def is_binary_w2v(path: Path) -> bool:
 
 class Wiki2VecEncoder(Encoder):
     kind = "wiki2vec"
+    stateful = True
     unsupported = ("pooling", "max_length", "model")
     token_budget = 1 << 30
     batch_size = 1024
