@@ -11,7 +11,10 @@ Segmenters (`--run`):
                 vector cache (embedding manifest in the run's config.json: only sentences not
                 yet cached under its fingerprint are encoded), then scored by the repeat with
                 the best dev F1 at its dev threshold, which is the model and threshold behind
-                the test metrics `seg train` reports for that repeat. `--ensemble` averages the
+                the test metrics `seg train` reports for that repeat. A crossseg run (a fine-tuned
+                transformer) reads the raw sentences instead: no vector cache, its base model's
+                tokenizer builds the same token pairs as training (trainer/crossdata.py), and the
+                base model folder must be unchanged since training. `--ensemble` averages the
                 probabilities of all repeats and uses the threshold that maximises F1 of
                 those averaged probabilities on the run's dev split (predictions-dev.jsonl),
                 chosen the way each repeat's own threshold was.

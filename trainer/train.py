@@ -1,5 +1,9 @@
 """`seg train`: cached sentence vectors -> a trained sentence integrator, evaluated on test.
 
+`--model crossseg` is the control group: it fine-tunes a transformers encoder on the raw text
+of each gap's window (trainer/crossdata.py, models/crossseg.py) under the same protocol; its
+split sets are CrossSets where the others have GapSets (window models) or ChunkSets (seq).
+
 Protocol
   * Repeat k (0 .. repeats-1) seeds python, numpy and torch with seed + k; on the CPU torch
     runs with deterministic algorithms, so one seed reproduces one result exactly.
