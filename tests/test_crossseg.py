@@ -186,3 +186,38 @@ def test_bad_options_are_one_line_errors(args, expect, tiny_bert, small_dataset,
     lines = res.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and expect in lines[0], res.stderr
     assert not list(tmp_path.iterdir())
+
+
+def test_segment_refuses_a_missing_or_changed_base_model(tiny_bert, tmp_path):
+    """The run's weights cover the whole model, but its base folder's config and tokenizer shape
+    the inputs: a changed or missing folder is a one-line error, not silently different pairs."""
+    from pipeline.errors import SegError
+    from pipeline.fingerprint import hash_folder
+    from trainer.crossdata import check_base_model
+
+    base = tmp_path / "base"
+    shutil.copytree(tiny_bert, base)
+    config = {"encoder_model": {"path": str(base), "hash": hash_folder(base)}}
+    check_base_model(config, tmp_path / "run")
+    vocab = base / "vocab.txt"
+    vocab.write_text(vocab.read_text(encoding="utf-8") + "追加\n", encoding="utf-8")
+    with pytest.raises(SegError, match="changed since training"):
+        check_base_model(config, tmp_path / "run")
+    shutil.rmtree(base)
+    with pytest.raises(SegError, match="is missing"):
+        check_base_model(config, tmp_path / "run")
+
+
+@pytest.mark.skipif(not __import__("os").environ.get("SEG_TEST_E5"), reason="set SEG_TEST_E5=1: fine-tunes the "
+                    "converted e5 (118M parameters) for a few steps, about a minute on a CPU")
+def test_converted_e5_fine_tunes_and_reproduces(small_dataset, tmp_path):
+    from pipeline.e5_convert import ConvertConfig, convert_e5
+
+    e5 = convert_e5(ConvertConfig(output=str(tmp_path / "e5")), tmp_path)
+    res = runner.invoke(app, ["train", str(small_dataset), "--model", "crossseg", "--encoder-model", str(e5),
+                              "--window", "1:1", "--epochs", "1", "--max-train-gaps", "32", "--max-length", "64",
+                              "--name", "e5", "--output", str(tmp_path / "runs")])
+    assert res.exit_code == 0, res.output
+    run = load_run(tmp_path / "runs" / "e5")
+    assert run.config["encoder_model"]["tokenizer"] == "PreTrainedTokenizerFast"
+    assert run.config["encoder_model"]["template"]["mid"] == [2, 2]        # <s> A </s></s> B </s>
