@@ -219,5 +219,10 @@ def test_converted_e5_fine_tunes_and_reproduces(small_dataset, tmp_path):
                               "--name", "e5", "--output", str(tmp_path / "runs")])
     assert res.exit_code == 0, res.output
     run = load_run(tmp_path / "runs" / "e5")
-    assert run.config["encoder_model"]["tokenizer"] == "PreTrainedTokenizerFast"
-    assert run.config["encoder_model"]["template"]["mid"] == [2, 2]        # <s> A </s></s> B </s>
+    assert run.config["encoder_model"]["template"] == {"prefix": [0], "mid": [2, 2], "suffix": [2], "types": None}
+    test = load_split(small_dataset, "test")             # <s> A </s></s> B </s>, as the XLM-R tokenizer pairs
+    sources = {d["doc"]: d["source"] for d in load_documents(small_dataset)}
+    out = segment(SegmentConfig(inputs=[sources[d] for d, _, _ in test.doc_ranges()], run=str(run.path), evaluate=True),
+                  stdout=open("/dev/null", "w"))
+    for k in METRICS:
+        assert out.metrics["overall"][k] == pytest.approx(run.repeats[0]["test"][k], abs=1e-9), k
