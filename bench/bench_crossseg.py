@@ -41,8 +41,8 @@ from trainer.data import load_data, load_texts  # noqa: E402
 from trainer.losses import GapLoss  # noqa: E402
 from trainer.models import from_spec, model_spec  # noqa: E402
 from trainer.seqdata import make_chunkset, train_epoch_seq  # noqa: E402
-from trainer.train import (chunks_per_batch, deterministic, make_gapset, seed_everything, train_epoch,  # noqa: E402
-                           train_gap_labels)
+from trainer.train import (chunks_per_batch, default_threads, deterministic, make_gapset, seed_everything,  # noqa: E402
+                           train_epoch, train_gap_labels)
 from trainer.windows import parse_window  # noqa: E402
 
 
@@ -135,8 +135,8 @@ def main() -> None:
     texts = load_texts(ds)
     n_train = len(train_gap_labels(data["train"]))
     rows = sample_rows(n_train, a.gaps, 0)
-    out = {"dataset": a.dataset, "train_gaps": n_train, "sample": a.gaps, "window": a.window, "threads": torch.get_num_threads()
-           if a.threads == 0 else a.threads, "max_length": a.max_length, "models": {}}
+    out = {"dataset": a.dataset, "train_gaps": n_train, "sample": a.gaps, "window": a.window, "threads": a.threads or default_threads()
+           or torch.get_num_threads(), "max_length": a.max_length, "models": {}}
     secs, n, info = time_crossseg(a.encoder_model, texts, rows, a.window, a.max_length, a.threads)
     out["models"]["crossseg"] = {"seconds": secs, "gaps": n, "s_per_1000": 1000 * secs / n, **info}
     print(f"crossseg ({Path(a.encoder_model).name}, {info['params'] / 1e6:.0f}M parameters, {info['mean_tokens']:.0f} "
