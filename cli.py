@@ -179,7 +179,7 @@ def segment(
 def train(
     dataset: Optional[Path] = typer.Argument(T.dataset, help="Dataset directory written by `seg prep` and embedded by `seg embed`. Default: cache/datasets/demo."),
     encoder: str = typer.Option(T.encoder, "--encoder", "-e", help="Name of the cached embedding to train on (`seg embed --encoder NAME`, or its --name)."),
-    model: str = typer.Option(T.model, "--model", "-m", help="Sentence integrator: pool (left/right pooling + MLP), bilstm, transformer or attmem (attention over the window + memory slots) read a window around each gap; seq reads whole documents in overlapping chunks and labels every gap jointly."),
+    model: str = typer.Option(T.model, "--model", "-m", help="Sentence integrator: pool (left/right pooling + MLP), bilstm, transformer or attmem (attention over the window + memory slots) read a window around each gap; seq reads whole documents in overlapping chunks and labels every gap jointly. crossseg is the control group: it fine-tunes --encoder-model on the raw text of the window, [CLS] left [SEP] right [SEP], no cached vectors; full-scale crossseg runs need a GPU (on a CPU use --max-train-gaps for a demonstration)."),
     window: str = typer.Option(T.window, "--window", "-w", help="Window models: L:R sentences before the gap : from the gap on, padded at document edges."),
     arch: str = typer.Option(T.arch, "--arch", help="seq only: what reads each chunk of sentences: bilstm or transformer (sinusoidal positions)."),
     chunk: int = typer.Option(T.chunk, "--chunk", help="seq only: sentences per chunk; chunks overlap by half and each gap is scored where it sits nearest a chunk's middle."),
@@ -202,14 +202,20 @@ def train(
     layers: int = typer.Option(T.layers, "--layers", help="Depth: BiLSTM layers, transformer layers, attmem attention hops, or pool MLP hidden layers."),
     heads: int = typer.Option(T.heads, "--heads", help="transformer/attmem/seq transformer: attention heads (must divide --hidden)."),
     memory_size: int = typer.Option(T.memory_size, "--memory-size", help="attmem: learned memory slots attended beside the window; 0 = none."),
-    pooling: str = typer.Option(T.pooling, "--pooling", help="transformer read-out: cls, sep (the boundary token) or mean; pool: mean or max. auto = cls for transformer, mean for pool."),
+    pooling: str = typer.Option(T.pooling, "--pooling", help="transformer read-out: cls, sep (the boundary token) or mean; pool: mean or max; crossseg: cls or mean (masked mean of the tokens). auto = cls for transformer and crossseg, mean for pool."),
+    encoder_model: Optional[str] = typer.Option(T.encoder_model, "--encoder-model", help="crossseg only (required there, no default): the transformers encoder to fine-tune, a local folder (e.g. the one `seg convert-e5` writes) or a hub name in the local Hugging Face cache."),
+    encoder_lr: float = typer.Option(T.encoder_lr, "--encoder-lr", help="crossseg only: AdamW learning rate of the encoder (--lr is the head's, constant)."),
+    warmup: float = typer.Option(T.warmup, "--warmup", help="crossseg only: fraction of all optimizer steps over which the encoder's learning rate rises linearly from 0; it then decays linearly to 0."),
+    accumulate: int = typer.Option(T.accumulate, "--accumulate", help="crossseg only: batches whose gradients are summed before each optimizer step (effective batch = --batch-size x this)."),
+    max_length: int = typer.Option(T.max_length, "--max-length", help="crossseg only: tokens per [CLS] left [SEP] right [SEP] pair; far sentences are dropped first, then the sentences at the gap cut at their far ends. 0 = min(256, the model's limit)."),
+    max_train_gaps: int = typer.Option(T.max_train_gaps, "--max-train-gaps", help="Train on a uniform sample of this many train gaps, drawn with --seed (the same sample for every repeat and every model; not seq); dev and test stay whole. 0 = all."),
     device: str = typer.Option(T.device, "--device", help="auto (cuda when available), cpu, cuda or cuda:N."),
     threads: int = typer.Option(T.threads, "--threads", help="CPU threads for torch. 0 = one thread on a machine of 2 cores or fewer (shared cores make more threads slower), else torch's default."),
     name: Optional[str] = typer.Option(T.name, "--name", help="Run directory name under --output. Default: <model>-w<L>x<R>-<loss>-<yyyymmdd-HHMMSS> (with -2, -3... if taken)."),
     output: Path = typer.Option(Path(T.output), "--output", "-o", help="Directory holding the runs."),
     force: bool = typer.Option(T.force, "--force", help="Replace an existing run of the same --name. Default: off."),
 ):
-    """Train a sentence integrator on cached vectors: select epoch and threshold on dev, score test, write runs/<name>/."""
+    """Train a sentence integrator on cached vectors (or, with --model crossseg, fine-tune a transformer on the raw text: full-scale runs need a GPU): select epoch and threshold on dev, score test, write runs/<name>/."""
     api().train(**locals())
 
 

@@ -37,7 +37,7 @@ def one_line_error(result) -> str:
     return lines[0]
 
 
-@pytest.mark.parametrize("model", MODELS)
+@pytest.mark.parametrize("model", [m for m in MODELS if m != "crossseg"])   # crossseg reads raw text: test_crossseg.py
 def test_every_model_and_loss_trains_from_the_cli(model, train_dataset, train_data, tmp_path):
     out = tmp_path / "runs"
     for loss in LOSSES:

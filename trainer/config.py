@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 WINDOW_MODELS = ("pool", "bilstm", "transformer", "attmem")   # read L:R sentences around each gap
-MODELS = WINDOW_MODELS + ("seq",)                             # seq reads whole documents in chunks
+MODELS = WINDOW_MODELS + ("seq", "crossseg")                 # seq reads whole documents in chunks;
+# crossseg fine-tunes a transformers encoder on the raw text of the window (models/crossseg.py)
 ARCHS = ("bilstm", "transformer")   # --model seq: what reads the chunk of sentences
 DECODERS = ("threshold", "viterbi", "crf")
 LOSSES = ("bce", "balanced", "focal")
@@ -17,8 +18,9 @@ DEVICES = ("auto", "cpu", "cuda")
 # gaps per training step: seq batches whole chunks, and an LSTM over a 64-sentence chunk runs
 # 64 sequential steps whatever the batch, so larger batches cost little more per step (synthetic
 # 100k gaps, 2 cores: 13.9 s/epoch at 256 gaps, 7.7 s at 1024)
-DEFAULT_BATCH = {"pool": 256, "bilstm": 256, "transformer": 256, "attmem": 256, "seq": 1024}
-DEFAULT_HIDDEN = {"pool": 64, "bilstm": 128, "transformer": 64, "attmem": 128, "seq": 128}
+DEFAULT_BATCH = {"pool": 256, "bilstm": 256, "transformer": 256, "attmem": 256, "seq": 1024,
+                 "crossseg": 16}   # crossseg: token pairs of up to --max-length tokens through a whole transformer
+DEFAULT_HIDDEN = {"pool": 64, "bilstm": 128, "transformer": 64, "attmem": 128, "seq": 128, "crossseg": 128}
 
 
 @dataclass
@@ -48,7 +50,13 @@ class TrainConfig:
     layers: int = 1                  # BiLSTM layers, transformer layers, attention hops, pool MLP layers
     heads: int = 4                   # attention heads (transformer, attmem)
     memory_size: int = 0             # attmem: learned memory slots (0 = none)
-    pooling: str = "auto"            # transformer: cls|sep|mean (auto = cls); pool: mean|max (auto = mean)
+    pooling: str = "auto"            # transformer: cls|sep|mean (auto = cls); pool: mean|max (auto = mean); crossseg: cls|mean (auto = cls)
+    encoder_model: str | None = None # crossseg: transformers encoder to fine-tune (local folder or hub name in the local HF cache)
+    encoder_lr: float = 2e-5         # crossseg: AdamW learning rate of the encoder (--lr is the head's)
+    warmup: float = 0.1              # crossseg: fraction of the optimizer steps over which the encoder's rate rises linearly (then decays to 0)
+    accumulate: int = 1              # crossseg: batches whose gradients are summed before each optimizer step
+    max_length: int = 0              # crossseg: tokens per pair incl. special tokens; 0 = min(256, the model's limit)
+    max_train_gaps: int = 0          # train on a sample of this many train gaps, drawn with --seed (0 = all); window models and crossseg
     device: str = "auto"             # auto | cpu | cuda | cuda:N
     threads: int = 0                 # torch CPU threads (0 = 1 on a <= 2-core machine, else torch's default)
     name: str | None = None          # run directory name under output; None = <model>-w<L>x<R>-<loss>-<time>

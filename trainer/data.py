@@ -52,14 +52,7 @@ def load_data(dataset: Path, encoder: str, features: str | None = None, splits=S
     from pipeline.vectors import available, embedding_info, load_split_vectors
 
     dataset = Path(dataset)
-    loaded = {split: load_split(dataset, split) for split in splits}
-    for split, s in loaded.items():
-        ranges = s.doc_ranges()
-        if sum(max(e - b - 1, 0) for _, b, e in ranges) == 0:
-            why = "has no documents" if not ranges else "has no document of two or more sentences"
-            raise SegError(f"{dataset}: the {split} split {why}, so there is nothing to "
-                           f"{'train on' if split == 'train' else 'select or evaluate on'}; re-run "
-                           f"`seg prep --force --output {dataset}` with another --split (e.g. 8:1:1) or more documents")
+    loaded = _load_splits(dataset, splits)
     have = available(dataset)
     if encoder not in have and encoder not in ENCODERS:
         raise SegError(f"--encoder {encoder!r}: no such embedding of {dataset} "
@@ -75,3 +68,25 @@ def load_data(dataset: Path, encoder: str, features: str | None = None, splits=S
         vec = with_features(vec, s.texts, features, [(b, e) for _, b, e in s.doc_ranges()])
         out[split] = SplitData(split, vec, np.asarray(s.labels, dtype=np.int64), s.texts, s.docs, s.index, s.doc_ranges())
     return out, info
+
+
+def _load_splits(dataset: Path, splits=SPLITS) -> dict:
+    """The dataset's splits (pipeline.dataset.Split); SegError when one holds no candidate gap."""
+    loaded = {split: load_split(dataset, split) for split in splits}
+    for split, s in loaded.items():
+        ranges = s.doc_ranges()
+        if sum(max(e - b - 1, 0) for _, b, e in ranges) == 0:
+            why = "has no documents" if not ranges else "has no document of two or more sentences"
+            raise SegError(f"{dataset}: the {split} split {why}, so there is nothing to "
+                           f"{'train on' if split == 'train' else 'select or evaluate on'}; re-run "
+                           f"`seg prep --force --output {dataset}` with another --split (e.g. 8:1:1) or more documents")
+    return loaded
+
+
+def load_texts(dataset: Path, splits=SPLITS) -> dict[str, SplitData]:
+    """Every split of `dataset` without vectors (an empty (n, 0) array): the raw sentence texts
+    --model crossseg reads. The same checks of the splits as load_data."""
+    dataset = Path(dataset)
+    return {split: SplitData(split, np.zeros((len(s), 0), dtype=np.float32), np.asarray(s.labels, dtype=np.int64),
+                             s.texts, s.docs, s.index, s.doc_ranges())
+            for split, s in _load_splits(dataset, splits).items()}

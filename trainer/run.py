@@ -90,6 +90,9 @@ class Run:
 
     @property
     def encoder(self) -> str:
+        base = self.config.get("encoder_model")      # crossseg: the fine-tuned transformer, no cached vectors
+        if isinstance(base, dict) and base.get("source"):
+            return f"fine-tuned {Path(str(base['source'])).name}"
         emb = self.config.get("embedding")
         if isinstance(emb, dict) and emb.get("name"):
             return str(emb["name"])

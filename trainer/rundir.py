@@ -44,7 +44,8 @@ def default_name(model: str, window: str, loss: str, output: Path) -> str:
 def resume_key(config: dict) -> dict:
     train = {k: v for k, v in config["train"].items() if k not in RESUME_IGNORES}
     return {"train": train, "dataset_fingerprint": config.get("dataset_fingerprint"),
-            "embedding_fingerprint": (config.get("embedding") or {}).get("fingerprint")}
+            "embedding_fingerprint": (config.get("embedding") or {}).get("fingerprint"),
+            "encoder_model_hash": (config.get("encoder_model") or {}).get("hash")}
 
 
 def differing_settings(old: dict | None, new: dict) -> str:
@@ -54,7 +55,7 @@ def differing_settings(old: dict | None, new: dict) -> str:
     a, b = resume_key(old), resume_key(new)
     out = [f"--{k.replace('_', '-')} {a['train'].get(k)} -> {b['train'].get(k)}"
            for k in sorted(set(a["train"]) | set(b["train"])) if a["train"].get(k) != b["train"].get(k)]
-    out += [f"{k.replace('_', ' ')} changed" for k in ("dataset_fingerprint", "embedding_fingerprint") if a[k] != b[k]]
+    out += [f"{k.replace('_', ' ')} changed" for k in ("dataset_fingerprint", "embedding_fingerprint", "encoder_model_hash") if a[k] != b[k]]
     return ", ".join(out) or "unknown"
 
 

@@ -11,7 +11,10 @@ Segmenters (`--run`):
                 vector cache (embedding manifest in the run's config.json: only sentences not
                 yet cached under its fingerprint are encoded), then scored by the repeat with
                 the best dev F1 at its dev threshold, which is the model and threshold behind
-                the test metrics `seg train` reports for that repeat. `--ensemble` averages the
+                the test metrics `seg train` reports for that repeat. A crossseg run (a fine-tuned
+                transformer) reads the raw sentences instead: no vector cache, its base model's
+                tokenizer builds the same token pairs as training (trainer/crossdata.py), and the
+                base model folder must be unchanged since training. `--ensemble` averages the
                 probabilities of all repeats and uses the threshold that maximises F1 of
                 those averaged probabilities on the run's dev split (predictions-dev.jsonl),
                 chosen the way each repeat's own threshold was.
@@ -293,9 +296,16 @@ class Segmenter:
         cfg = self.cfg
         self.run_dir = run_dir
         self.run = run = load_run(run_dir)
-        manifest = run.config.get("embedding")
-        if not isinstance(manifest, dict) or "fingerprint" not in manifest:
-            raise SegError(f"{run_dir}/config.json has no embedding manifest; retrain the run with `seg train`")
+        self.raw_text = run.spec.get("kind") == "crossseg"    # a fine-tuned transformer reads the sentences themselves
+        if self.raw_text:
+            from .crossdata import check_base_model
+
+            check_base_model(run.config, run_dir)
+            manifest = None
+        else:
+            manifest = run.config.get("embedding")
+            if not isinstance(manifest, dict) or "fingerprint" not in manifest:
+                raise SegError(f"{run_dir}/config.json has no embedding manifest; retrain the run with `seg train`")
         self.manifest = manifest
         self.chosen = list(range(len(run.repeats))) if cfg.ensemble else [run.best_repeat]
         self.models = [run.build_model(k) for k in self.chosen]   # a damaged run fails before any encoding
@@ -310,7 +320,8 @@ class Segmenter:
         self.length_prior = run.length_prior if self.viterbi else None
         if self.viterbi:
             self.description += f", Viterbi with the paragraph-length prior (weight {decoder.weight:g})"
-        self.encoder = TextEncoder(manifest, Path(cfg.cache) if cfg.cache else None, self.show_progress, self.engine)
+        self.encoder = None if self.raw_text else TextEncoder(manifest, Path(cfg.cache) if cfg.cache else None,
+                                                              self.show_progress, self.engine)
 
     # ------------------------------------------------------------------ documents
 
@@ -333,12 +344,17 @@ class Segmenter:
 
         run = self.run
         texts, spans = _flatten(docs)
-        vectors = run.inputs(self.encoder(texts), texts, spans)
+        vectors = None if self.raw_text else run.inputs(self.encoder(texts), texts, spans)
         gap_probs = []
         with progress() as bar:
             task = bar.add_task("predict", total=len(texts) * len(self.models), unit="sent")
             for m in self.models:
-                gap_probs.append(predict_probs(m, vectors, spans, run.window))
+                if self.raw_text:
+                    from .crossdata import predict_cross
+
+                    gap_probs.append(predict_cross(m, texts, spans, run.spec))
+                else:
+                    gap_probs.append(predict_probs(m, vectors, spans, run.window))
                 bar.advance(task, len(texts))
         probs = np.full(len(texts), np.nan)
         probs[gap_sentences(spans)] = np.mean(gap_probs, axis=0)

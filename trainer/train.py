@@ -1,5 +1,9 @@
 """`seg train`: cached sentence vectors -> a trained sentence integrator, evaluated on test.
 
+`--model crossseg` is the control group: it fine-tunes a transformers encoder on the raw text
+of each gap's window (trainer/crossdata.py, models/crossseg.py) under the same protocol; its
+split sets are CrossSets where the others have GapSets (window models) or ChunkSets (seq).
+
 Protocol
   * Repeat k (0 .. repeats-1) seeds python, numpy and torch with seed + k; on the CPU torch
     runs with deterministic algorithms, so one seed reproduces one result exactly.
@@ -46,7 +50,8 @@ from pipeline.progress import console, progress
 
 from .baselines import baseline_metrics
 from .config import DEFAULT_BATCH, DEVICES, LOSSES, MODELS, TrainConfig
-from .data import SplitData, load_data
+from .crossdata import CrossSet, CrossTrainer, cross_logits, make_crossset, sample_rows
+from .data import SplitData, load_data, load_texts
 from .decode import Decoder, LengthPrior, check_decode, choose_viterbi
 from .features import parse_features
 from .losses import GapLoss
@@ -86,6 +91,19 @@ def check_config(cfg: TrainConfig) -> None:
         raise SegError(f"--shuffle-block {cfg.shuffle_block}: give 1 (plain shuffle) or more gaps per block")
     if cfg.threads < 0:
         raise SegError(f"--threads {cfg.threads}: give 0 (automatic: 1 on a machine of 2 cores or fewer) or a positive count")
+    if cfg.max_train_gaps < 0 or (cfg.max_train_gaps and cfg.model == "seq"):
+        raise SegError(f"--max-train-gaps {cfg.max_train_gaps}: give 0 (all) or a positive number of gaps; "
+                       f"--model seq trains on whole documents and takes no sample")
+    if cfg.model == "crossseg":
+        if cfg.features != "none":
+            raise SegError(f"--features {cfg.features}: crossseg reads the raw text, which holds the surface features; "
+                           f"leave --features out")
+        if not cfg.encoder_lr > 0:
+            raise SegError(f"--encoder-lr {cfg.encoder_lr}: the encoder's learning rate must be positive, e.g. 2e-5")
+        if not 0.0 <= cfg.warmup < 1.0:
+            raise SegError(f"--warmup {cfg.warmup}: give the fraction of optimizer steps to warm up over, in [0, 1), e.g. 0.1")
+        if cfg.accumulate < 1:
+            raise SegError(f"--accumulate {cfg.accumulate}: give 1 (a step per batch) or more batches per step")
     model_spec(cfg, 1)   # architecture options (window, heads, pooling, ...)
 
 
@@ -157,6 +175,12 @@ class GapSet:
     def labels(self) -> np.ndarray:
         return self.split.labels[self.sentence]
 
+    def subset(self, rows: np.ndarray) -> "GapSet":
+        """The gaps `rows` only (a --max-train-gaps sample; train sets only)."""
+        r = torch.as_tensor(np.asarray(rows), device=self.index.device)
+        return GapSet(self.split, self.sentence[np.asarray(rows)], self.vectors, self.index[r], self.targets[r],
+                      self.doc_gap_counts)
+
 
 def make_gapset(split: SplitData, left: int, right: int, device: torch.device) -> GapSet:
     gaps = gap_windows(split.spans, left, right)
@@ -184,6 +208,10 @@ def score_set(model: torch.nn.Module, gs, loss_fn: Callable | None = None) -> tu
         z = seq_logits(model, gs)
         loss = float(loss_fn(z, gs.targets)) if loss_fn is not None else float("nan")
         return seq_probs(model, gs, z), loss
+    if isinstance(gs, CrossSet):
+        z = cross_logits(model, gs)
+        loss = float(loss_fn(z, gs.targets)) if loss_fn is not None else float("nan")
+        return torch.sigmoid(z).double().cpu().numpy(), loss
     return score(model, gs, loss_fn)
 
 
@@ -247,16 +275,24 @@ def fit_repeat(cfg: TrainConfig, spec: dict, sets: dict, loss_fn: GapLoss, repea
                prior: LengthPrior | None = None) -> RepeatResult:
     seed = cfg.seed + repeat
     seed_everything(seed)
-    model = from_spec(spec).to(device)
-    model.set_input_stats(sets["train"].vectors[:-1])
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, fused=True)
-    gen = torch.Generator().manual_seed(seed)
+    model = from_spec(spec)
     train, dev = sets["train"], sets["dev"]
+    if isinstance(train, CrossSet):
+        model.load_pretrained()
+        model.to(device)
+        cross = CrossTrainer(model, cfg, len(train), batch_gaps(cfg))
+    else:
+        model.to(device)
+        model.set_input_stats(train.vectors[:-1])
+        opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, fused=True)
+    gen = torch.Generator().manual_seed(seed)
     best = None
     epochs: list[dict] = []
     for epoch in range(1, cfg.epochs + 1):
         t0 = time.perf_counter()
-        if isinstance(train, ChunkSet):
+        if isinstance(train, CrossSet):
+            train_loss = cross.epoch(model, train, loss_fn, gen)
+        elif isinstance(train, ChunkSet):
             train_loss = train_epoch_seq(model, opt, train, loss_fn, chunks_per_batch(cfg, spec), gen)
         else:
             train_loss = train_epoch(model, opt, train, loss_fn, batch_gaps(cfg), cfg.shuffle_block, gen)
@@ -310,10 +346,15 @@ def fit(cfg: TrainConfig, data: dict[str, SplitData], on_epoch: Callable[[int, d
     baselines = {s: baseline_metrics(data[s]) for s in ("dev", "test")}
     prior = length_prior(data["train"]) if cfg.decode == "viterbi" else None
     with deterministic(device, cfg.threads):
+        rows = sample_rows(len(train_gap_labels(data["train"])), cfg.max_train_gaps, cfg.seed)
         if spec["kind"] == "seq":
             sets = {s: make_chunkset(data[s], spec["chunk"], device) for s in ("train", "dev", "test")}
+        elif spec["kind"] == "crossseg":
+            sets = {s: make_crossset(data[s], spec, device, rows if s == "train" else None) for s in ("train", "dev", "test")}
         else:
             sets = {s: make_gapset(data[s], left, right, device) for s in ("train", "dev", "test")}
+            if rows is not None:
+                sets["train"] = sets["train"].subset(rows)
         results = []
         for k in range(cfg.repeats):
             if done and k in done:
@@ -357,13 +398,20 @@ def train(cfg: TrainConfig, cache_root: Path = Path("cache")) -> Path:
         if (output / cfg.name).exists() and not cfg.force:
             raise SegError(f"{output / cfg.name} already exists; pass --force to replace it or choose another --name")
     stats = load_stats(dataset)
-    data, embedding = load_data(dataset, cfg.encoder, cfg.features)
+    if cfg.model == "crossseg":     # raw texts, no cached vectors; the base model is recorded instead
+        from .crossdata import encoder_model_info
+
+        data, embedding, base = load_texts(dataset), None, encoder_model_info(cfg)
+    else:
+        data, embedding = load_data(dataset, cfg.encoder, cfg.features)
+        base = None
     spec = model_spec(cfg, data["train"].vectors.shape[1])
     config = {
         "train": asdict(cfg),
         "dataset": str(dataset.resolve()),
         "dataset_fingerprint": stats.get("fingerprint"),
         "embedding": embedding,
+        **({"encoder_model": base} if base else {}),
         "model": spec,
         "loss": GapLoss(cfg.loss, cfg.gamma, cfg.alpha, cfg.beta, train_gap_labels(data["train"])).describe(),
         "decoder": {"kind": cfg.decode,
@@ -373,9 +421,12 @@ def train(cfg: TrainConfig, cache_root: Path = Path("cache")) -> Path:
     partial = PartialRun.open(output, cfg.name, config)
     done = {k: r for k, r in partial.done().items() if k < cfg.repeats}
     n_train = sum(max(e - s - 1, 0) for s, e in data["train"].spans)
+    if cfg.max_train_gaps and cfg.max_train_gaps < n_train:
+        n_train = cfg.max_train_gaps
     shape = (f"{cfg.arch} over chunks of {cfg.chunk} sentences" if cfg.model == "seq" else f"window {cfg.window}")
     shape += f", decode {cfg.decode}" if cfg.decode != "threshold" else ""
-    console.print(f"seg train: {cfg.model} on {dataset} ({cfg.encoder}, dim {spec['dim']}), {shape}, "
+    inputs = f"fine-tuning {base['path']}, max length {spec['max_length']}" if base else cfg.encoder
+    console.print(f"seg train: {cfg.model} on {dataset} ({inputs}, dim {spec['dim']}), {shape}, "
                   f"loss {cfg.loss}, {n_train:,} train gaps, device {resolve_device(cfg.device)}"
                   + (f"; resuming {partial.name}: repeat(s) {', '.join(map(str, sorted(done)))} already done" if done else ""))
     t0 = time.perf_counter()

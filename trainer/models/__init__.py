@@ -27,6 +27,7 @@ from ..config import ARCHS, DEFAULT_HIDDEN, MODELS
 from ..windows import parse_window
 from .attmem import AttentionMemoryIntegrator
 from .bilstm import BiLSTMIntegrator
+from .crossseg import CrossSegModel
 from .pool import PoolIntegrator
 from .seq import SeqModel
 from .transformer import TransformerIntegrator
@@ -37,8 +38,9 @@ MODEL_CLASSES = {
     "transformer": TransformerIntegrator,
     "attmem": AttentionMemoryIntegrator,
     "seq": SeqModel,
+    "crossseg": CrossSegModel,
 }
-POOLING_CHOICES = {"pool": ("mean", "max"), "transformer": ("cls", "sep", "mean")}
+POOLING_CHOICES = {"pool": ("mean", "max"), "transformer": ("cls", "sep", "mean"), "crossseg": ("cls", "mean")}
 
 
 def model_spec(cfg, dim: int) -> dict:
@@ -46,6 +48,8 @@ def model_spec(cfg, dim: int) -> dict:
     if cfg.model not in MODELS:
         raise SegError(f"--model {cfg.model!r}: use one of {', '.join(MODELS)}")
     hidden = cfg.hidden or DEFAULT_HIDDEN[cfg.model]
+    if cfg.encoder_model and cfg.model != "crossseg":
+        raise SegError(f"--encoder-model applies to --model crossseg only (--model {cfg.model} reads cached vectors); leave it out")
     if cfg.model == "seq":
         return _seq_spec(cfg, dim, hidden)
     left, right = parse_window(cfg.window)
@@ -68,6 +72,8 @@ def model_spec(cfg, dim: int) -> dict:
             raise SegError(f"--pooling {cfg.pooling!r} does not apply to --model {cfg.model}; use one of {', '.join(choices)}")
     else:
         pooling = None
+    if cfg.model == "crossseg":
+        return _cross_spec(cfg, left, right, hidden, pooling)
     return {"kind": cfg.model, "dim": int(dim), "left": left, "right": right, "window": f"{left}:{right}",
             "hidden": hidden, "layers": cfg.layers, "heads": cfg.heads, "memory_size": cfg.memory_size,
             "pooling": pooling, "dropout": cfg.dropout}
@@ -88,6 +94,20 @@ def _seq_spec(cfg, dim: int, hidden: int) -> dict:
         raise SegError(f"--heads {cfg.heads}: must be >= 1 and divide --hidden {hidden}")
     return {"kind": "seq", "dim": int(dim), "arch": cfg.arch, "hidden": hidden, "layers": cfg.layers,
             "heads": cfg.heads, "dropout": cfg.dropout, "chunk": cfg.chunk, "crf": cfg.decode == "crf"}
+
+
+def _cross_spec(cfg, left: int, right: int, hidden: int, pooling: str) -> dict:
+    """crossseg: the base model (resolved folder), its width, and the token budget per pair."""
+    from ..crossdata import DEFAULT_MAX_LENGTH, model_limits, resolve_encoder_model
+
+    folder, _ = resolve_encoder_model(cfg.encoder_model)
+    dim, limit = model_limits(folder)
+    if cfg.max_length < 0 or (cfg.max_length and not 8 <= cfg.max_length <= limit):
+        raise SegError(f"--max-length {cfg.max_length}: give 8 .. {limit} tokens ({folder} has {limit} positions), "
+                       f"or 0 for min({DEFAULT_MAX_LENGTH}, {limit})")
+    return {"kind": "crossseg", "dim": dim, "left": left, "right": right, "window": f"{left}:{right}",
+            "encoder_model": str(folder), "max_length": cfg.max_length or min(DEFAULT_MAX_LENGTH, limit),
+            "hidden": hidden, "layers": cfg.layers, "pooling": pooling, "dropout": cfg.dropout}
 
 
 def from_spec(spec: dict) -> nn.Module:
