@@ -29,6 +29,7 @@ SYSTEMS=(
   "seq-crf|--model seq --decode crf"
   "seq-transformer|--model seq --arch transformer"
   "seq-cues-viterbi|--model seq --features brackets,cues,tokens --decode viterbi"
+  "seq-large-brackets|--model seq --hidden 256 --layers 2 --features brackets"
 )
 
 train() {   # split name options...
@@ -50,10 +51,16 @@ for split in document author; do
   runs=()
   for ((k = 0; k < ${#SYSTEMS[@]}; k += 2)); do
     IFS='|' read -r n1 o1 <<< "${SYSTEMS[k]}"
-    IFS='|' read -r n2 o2 <<< "${SYSTEMS[k+1]}"
     # shellcheck disable=SC2086
-    train "$split" "$n1" $o1 & train "$split" "$n2" $o2 & wait
-    runs+=("$split-$n1" "$split-$n2")
+    train "$split" "$n1" $o1 &
+    runs+=("$split-$n1")
+    if ((k + 1 < ${#SYSTEMS[@]})); then
+      IFS='|' read -r n2 o2 <<< "${SYSTEMS[k+1]}"
+      # shellcheck disable=SC2086
+      train "$split" "$n2" $o2 &
+      runs+=("$split-$n2")
+    fi
+    wait
   done
   "$SEG" report "${runs[@]}" --runs "$RUNS" --split test --format md --output "$ROOT/report-$split" --force
 done
