@@ -32,14 +32,14 @@ class Chunks:
     n_gaps: int
 
 
-def make_chunks(spans: list[tuple[int, int]], chunk: int) -> Chunks:
-    """Chunks of documents given as (start, end) ranges over the sentence array."""
+def make_chunks(spans: list[tuple[int, int]], chunk: int, pos_of: np.ndarray | None = None) -> Chunks:
+    """Chunks of documents given as (start, end) ranges over the sentence array
+    (`pos_of`: their gap_positions, computed here when not given)."""
     if chunk < 2:
         raise ValueError("a chunk needs at least 2 sentences")
-    gap_sentence = gap_windows(spans, 1, 1).sentence
-    n_sent = max((e for _, e in spans), default=0)
-    pos_of = np.full(n_sent + 1, -1, dtype=np.int64)
-    pos_of[gap_sentence] = np.arange(len(gap_sentence))
+    pos_of = gap_positions(spans) if pos_of is None else pos_of
+    n_sent = len(pos_of) - 1
+    n_gaps = int((pos_of >= 0).sum())
     stride = max(chunk // 2, 1)
     rows = []
     for s, e in spans:
@@ -62,19 +62,19 @@ def make_chunks(spans: list[tuple[int, int]], chunk: int) -> Chunks:
     t = np.arange(1, chunk)[None, :]
     central = np.minimum(t, lengths[:, None] - t)                # sentences on the shorter side
     central = np.where(gap_pos >= 0, central, -1)
-    best = np.full(len(gap_sentence), -1, dtype=np.int64)
+    best = np.full(n_gaps, -1, dtype=np.int64)
     flat_pos, flat_c = gap_pos.reshape(-1), central.reshape(-1)
     valid = flat_pos >= 0
     np.maximum.at(best, flat_pos[valid], flat_c[valid])
     keep = np.zeros_like(gap_pos, dtype=bool)
-    claimed = np.zeros(len(gap_sentence), dtype=bool)
+    claimed = np.zeros(n_gaps, dtype=bool)
     for c in range(C):                                           # first chunk with the best centrality wins
         g = gap_pos[c]
         ok = (g >= 0) & (central[c] == best[np.where(g >= 0, g, 0)]) & ~claimed[np.where(g >= 0, g, 0)]
         keep[c] = ok
         claimed[g[ok]] = True
     assert claimed.all(), "every gap must be scored by one chunk"
-    return Chunks(index, gap_pos, keep, len(gap_sentence))
+    return Chunks(index, gap_pos, keep, n_gaps)
 
 
 def gap_positions(spans: list[tuple[int, int]]) -> np.ndarray:
@@ -131,7 +131,8 @@ class ChunkSet:
 
 
 def make_chunkset(split, chunk: int, device: torch.device) -> ChunkSet:
-    ch = make_chunks(split.spans, chunk)
+    pos_of = gap_positions(split.spans)
+    ch = make_chunks(split.spans, chunk, pos_of)
     sentence = gap_windows(split.spans, 1, 1).sentence
     return ChunkSet(
         split=split, sentence=sentence,
@@ -141,7 +142,7 @@ def make_chunkset(split, chunk: int, device: torch.device) -> ChunkSet:
         keep=torch.from_numpy(ch.keep).to(device),
         targets=torch.from_numpy(split.labels[sentence].astype(np.float32)).to(device),
         doc_gap_counts=[max(e - s - 1, 0) for s, e in split.spans],
-        spans=list(split.spans), pos_of=gap_positions(split.spans),
+        spans=list(split.spans), pos_of=pos_of,
     )
 
 

@@ -36,6 +36,13 @@ class Standardize(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return (x - self.mean) / self.std
 
+    @torch.no_grad()
+    def fit(self, vectors: torch.Tensor) -> None:
+        """Take the mean and std of these (train) sentence vectors (std 1 where it is ~0)."""
+        std = vectors.std(0)
+        self.mean.copy_(vectors.mean(0))
+        self.std.copy_(torch.where(std > 1e-8, std, torch.ones_like(std)))
+
 
 def input_projection(dim: int, hidden: int, dropout: float) -> nn.Sequential:
     """Encoder dimension -> hidden, applied to each sentence vector of the window.
@@ -62,12 +69,9 @@ class Integrator(nn.Module):
     def integrate(self, h: torch.Tensor, mask: torch.Tensor, return_attention: bool = False):
         raise NotImplementedError
 
-    @torch.no_grad()
     def set_input_stats(self, vectors: torch.Tensor) -> None:
         """Standardise inputs with the mean and std of these (train) sentence vectors."""
-        std = vectors.std(0)
-        self.proj[0].mean.copy_(vectors.mean(0))
-        self.proj[0].std.copy_(torch.where(std > 1e-8, std, torch.ones_like(std)))
+        self.proj[0].fit(vectors)
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor, return_attention: bool = False):
         """x (B, L+R, D), mask (B, L+R) bool -> logits (B,) [, attention or None]."""

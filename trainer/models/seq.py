@@ -53,11 +53,9 @@ class SeqModel(nn.Module):
         self.head = mlp_head(2 * out, hidden, 1, dropout)
         self.crf = BinaryCRF() if crf else None
 
-    @torch.no_grad()
     def set_input_stats(self, vectors: torch.Tensor) -> None:
-        std = vectors.std(0)
-        self.proj[0].mean.copy_(vectors.mean(0))
-        self.proj[0].std.copy_(torch.where(std > 1e-8, std, torch.ones_like(std)))
+        """Standardise inputs with the mean and std of these (train) sentence vectors."""
+        self.proj[0].fit(vectors)
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """x (B, T, D) sentence vectors, mask (B, T) True on real sentences (real ones first)
