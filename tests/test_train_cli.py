@@ -141,20 +141,30 @@ def test_runs_are_never_overwritten(train_dataset, tmp_path):
     assert json.loads((tmp_path / "mine" / "metrics.json").read_text())["repeats"][0]["seed"] == 5
 
 
+def interrupt_at_repeat_1(monkeypatch, trained: list | None = None) -> None:
+    """Make trainer.train.fit_repeat raise KeyboardInterrupt when it starts repeat 1 (Ctrl-C
+    mid-run); repeats it is asked for are appended to `trained`."""
+    import trainer.train as tt
+
+    real = tt.fit_repeat
+
+    def crash_on_repeat_1(cfg_, spec, sets, loss_fn, repeat, *a, **k):
+        if trained is not None:
+            trained.append(repeat)
+        if repeat == 1:
+            raise KeyboardInterrupt
+        return real(cfg_, spec, sets, loss_fn, repeat, *a, **k)
+
+    monkeypatch.setattr(tt, "fit_repeat", crash_on_repeat_1)
+
+
 def test_an_interrupted_run_leaves_no_run_and_resumes(train_dataset, tmp_path, monkeypatch):
     import trainer.train as tt
 
     cfg = TrainConfig(dataset=str(train_dataset), encoder=ENC, epochs=2, repeats=3, hidden=8, output=str(tmp_path))
     real = tt.fit_repeat
     trained = []
-
-    def crash_on_repeat_1(cfg_, spec, sets, loss_fn, repeat, *a, **k):
-        trained.append(repeat)
-        if repeat == 1:
-            raise KeyboardInterrupt
-        return real(cfg_, spec, sets, loss_fn, repeat, *a, **k)
-
-    monkeypatch.setattr(tt, "fit_repeat", crash_on_repeat_1)
+    interrupt_at_repeat_1(monkeypatch, trained)
     with pytest.raises(KeyboardInterrupt):
         tt.train(cfg)
     assert [p.name for p in tmp_path.iterdir() if not p.name.startswith(".")] == []   # no half-written run
@@ -253,13 +263,7 @@ def test_interrupted_run_under_the_same_name_with_other_settings_is_not_silently
     cfg = TrainConfig(dataset=str(train_dataset), encoder=ENC, epochs=1, repeats=2, hidden=8, output=str(tmp_path),
                       name="mine")
     real = tt.fit_repeat
-
-    def crash_on_repeat_1(cfg_, spec, sets, loss_fn, repeat, *a, **k):
-        if repeat == 1:
-            raise KeyboardInterrupt
-        return real(cfg_, spec, sets, loss_fn, repeat, *a, **k)
-
-    monkeypatch.setattr(tt, "fit_repeat", crash_on_repeat_1)
+    interrupt_at_repeat_1(monkeypatch)
     with pytest.raises(KeyboardInterrupt):
         tt.train(cfg)
     partial = tmp_path / ".mine.partial"
