@@ -135,13 +135,14 @@ def embed(
     max_length: Optional[int] = typer.Option(None, "--max-length", help="bert/sbert only: truncate sentences to N tokens. Default: the model's own limit."),
     batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Max sentences per batch (batches are also capped by a token budget). Default: 128 (e5), 1024 (wiki2vec); sbert and bert 32 on the CPU, 128 on a GPU."),
     device: str = typer.Option("auto", "--device", help="auto (cuda when available), cpu, cuda or cuda:N; bert/sbert: several, comma-separated (cuda:0,cuda:1), encode side by side through sentence-transformers' multi-process pool. e5 and wiki2vec run on the CPU."),
-    cache: Optional[Path] = typer.Option(None, "--cache", help="Vector cache directory (LMDB, shared by datasets and encoders). Default: cache/vectors."),
+    cache: Optional[Path] = typer.Option(None, "--cache", help="Vector cache directory (LMDB, shared by datasets and encoders). Default: cache/vectors (cache/tokens with --tokens)."),
     export: Optional[str] = typer.Option(None, "--export", help="Also write <dataset>/embeddings/<name>/<split>.h5 (vectors aligned with the split). Only 'h5'. Default: no export."),
-    name: Optional[str] = typer.Option(None, "--name", help="Name of this embedding (the manifest <dataset>/embeddings/<name>.json), to keep two models of one encoder apart. Default: the encoder name."),
+    name: Optional[str] = typer.Option(None, "--name", help="Name of this embedding (the manifest <dataset>/embeddings/<name>.json), to keep two models of one encoder apart. Default: the encoder name (<encoder>-tokens with --tokens)."),
     force: bool = typer.Option(False, "--force", help="Replace an existing embedding of this --name made with other settings (the same settings just resume or do nothing). Default: off."),
     engine: str = typer.Option("local", "--engine", help="Where sentences are encoded: local (this process) or ray (Ray actors, one encoder each, on a local Ray or the cluster at --address; needs pip install 'seg[ray]'). This process stays the one writer of the cache either way."),
     address: Optional[str] = typer.Option(None, "--address", help="ray only: the Ray cluster to join, auto (the one `ray start` runs on this machine) or HOST:PORT. Default: $RAY_ADDRESS, else a local Ray started for this run."),
     workers: int = typer.Option(0, "--workers", help="ray only: Ray actors (encoders) to run; 0 = one per GPU of the cluster, else one per node using all its CPUs."),
+    tokens: bool = typer.Option(False, "--tokens", help="sbert/bert only: store each sentence's last-layer token states (fp16, with the characters each token covers) instead of one vector, in --cache (default cache/tokens) under the name <encoder>-tokens, and always write the per-split h5 export that `seg train --sentence-pooling attention` memory-maps. Default: off."),
 ):
     """Encode every distinct sentence of a dataset once into a content-addressed vector cache (resumable)."""
     api().embed(**locals())
@@ -200,8 +201,9 @@ def train(
     hidden: int = typer.Option(T.hidden, "--hidden", help="Width of the input projection and the integrator. 0 = the model's default: 64 for pool and transformer, 128 for bilstm, attmem and seq."),
     dropout: float = typer.Option(T.dropout, "--dropout", help="Dropout probability."),
     layers: int = typer.Option(T.layers, "--layers", help="Depth: BiLSTM layers, transformer layers, attmem attention hops, or pool MLP hidden layers."),
-    heads: int = typer.Option(T.heads, "--heads", help="transformer/attmem/seq transformer: attention heads (must divide --hidden)."),
+    heads: int = typer.Option(T.heads, "--heads", help="transformer/attmem/seq transformer: attention heads (must divide --hidden); --sentence-pooling attention: word-attention heads per sentence."),
     memory_size: int = typer.Option(T.memory_size, "--memory-size", help="attmem: learned memory slots attended beside the window; 0 = none."),
+    sentence_pooling: str = typer.Option(T.sentence_pooling, "--sentence-pooling", help="Window models: mean (read the cached sentence vectors) or attention (build each sentence's vector by learned multi-head word attention over the cached token states of a `seg embed --tokens` embedding, --heads heads; pass --encoder sbert-tokens). The run keeps the weights per token (seg report heatmaps, seg segment --format jsonl)."),
     pooling: str = typer.Option(T.pooling, "--pooling", help="transformer read-out: cls, sep (the boundary token) or mean; pool: mean or max; crossseg: cls or mean (masked mean of the tokens). auto = cls for transformer and crossseg, mean for pool."),
     encoder_model: Optional[str] = typer.Option(T.encoder_model, "--encoder-model", help="crossseg only (required there, no default): the transformers encoder to fine-tune, a local folder (e.g. the one `seg convert-e5` writes) or a hub name in the local Hugging Face cache."),
     encoder_lr: float = typer.Option(T.encoder_lr, "--encoder-lr", help="crossseg only: AdamW learning rate of the encoder (--lr is the head's, constant)."),

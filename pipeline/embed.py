@@ -38,10 +38,12 @@ from .fsutil import read_json, write_json_atomic
 from .progress import console, progress
 from .ray_engine import make_engine
 from .fsutil import os_error
-from .vector_cache import CHECKSUM, DTYPE, VectorCache
+from .token_cache import TokenCache
+from .vector_cache import DTYPE, VectorCache
 
 EMBED_VERSION = "1"
 EXPORTS = ("h5",)
+TOKEN_ENCODERS = ("sbert", "bert")   # transformers models: their token states can be stored (--tokens)
 # Test hook: seconds to sleep after each committed batch (lets a test kill a run mid-way).
 DELAY_ENV = "SEG_EMBED_BATCH_DELAY"
 
@@ -63,6 +65,7 @@ class EmbedConfig:
     engine: str = "local"             # local (this process) | ray (Ray actors; pipeline/ray_engine.py)
     address: str | None = None        # ray: cluster address (auto, HOST:PORT); None = RAY_ADDRESS or a local Ray
     workers: int = 0                  # ray: actors; 0 = one per GPU, else one per node
+    tokens: bool = False              # store each sentence's last-layer token states (bert/sbert) instead of one vector
     embed_version: str = EMBED_VERSION
 
 
@@ -85,8 +88,11 @@ def embed_command(cfg: EmbedConfig | dict) -> str:
     parts = ["seg embed", str(c.get("dataset") or ""), f"--encoder {c.get('encoder')}"]
     for opt in ("model", "vectors", "pooling", "max_length", "cache", "name"):
         v = c.get(opt)
-        if v is not None and not (opt == "name" and v == c.get("encoder")):
+        default_name = f"{c.get('encoder')}-tokens" if c.get("tokens") else c.get("encoder")
+        if v is not None and not (opt == "name" and v == default_name):
             parts.append(f"--{opt.replace('_', '-')} {v}")
+    if c.get("tokens"):
+        parts.append("--tokens")
     return " ".join(p for p in parts if p)
 
 
@@ -155,9 +161,7 @@ def fill_cache(encoder: Encoder, cache: VectorCache, texts: list[str], missing: 
         for batch, vecs in results:
             if engine is not None and not done:
                 _set_meta(cache, encoder, int(vecs.shape[1]) if vecs.ndim == 2 else -1)
-            dim = int(cache.meta()["dim"])
-            if vecs.shape != (len(batch), dim):
-                raise SegError(f"encoder {encoder.describe()} returned shape {vecs.shape} for {len(batch)} texts, dim {dim}")
+            cache.check_batch(batch, vecs, int(cache.meta()["dim"]), encoder.describe())
             cache.put_many(batch, vecs)
             done += len(batch)
             if bar:
@@ -174,7 +178,7 @@ def _set_meta(cache: VectorCache, encoder: Encoder, dim: int) -> None:
     """Check `dim` against the cache's and record the encoder in a new cache's metadata."""
     cache.check_dim(dim)
     if cache.meta() is None:
-        cache.set_meta({"dim": dim, "dtype": DTYPE, "checksum": CHECKSUM, "encoder": encoder.kind,
+        cache.set_meta({"dim": dim, "dtype": cache.VALUE_DTYPE, "checksum": cache.VALUE_CHECKSUM, "encoder": encoder.kind,
                         "model": encoder.describe(), "identity": encoder.identity()})
 
 
@@ -205,6 +209,12 @@ def check_cache(cache: VectorCache, texts: list[str]) -> tuple[list[int], int, i
 def _check_config(cfg: EmbedConfig) -> None:
     if cfg.encoder not in ENCODERS:
         raise SegError(f"--encoder {cfg.encoder!r}: unknown encoder; use one of {', '.join(ENCODERS)}")
+    if cfg.tokens:
+        if cfg.encoder not in TOKEN_ENCODERS:
+            raise SegError(f"--tokens: --encoder {cfg.encoder} gives sentence vectors only; use --encoder sbert or bert "
+                           f"(for e5: `seg convert-e5`, then --encoder sbert --model cache/models/multilingual-e5-small)")
+        if cfg.engine != "local" or "," in (cfg.device or ""):
+            raise SegError("--tokens encodes in this process on one device; leave out --engine ray and device lists")
     if cfg.export is not None and cfg.export not in EXPORTS:
         raise SegError(f"--export {cfg.export!r}: unknown format; use one of {', '.join(EXPORTS)}")
     if cfg.name is not None and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", cfg.name):
@@ -238,13 +248,18 @@ def embed(cfg: EmbedConfig, cache_root: Path) -> dict:
     _check_config(cfg)
     engine = make_engine(cfg.engine, cfg.address, cfg.workers)
     dataset = check_dataset(Path(cfg.dataset) if cfg.dataset else Path(cache_root) / "datasets" / "demo").resolve()
-    cache_dir = Path(cfg.cache).resolve() if cfg.cache else (Path(cache_root) / "vectors").resolve()
-    name = cfg.name or cfg.encoder
+    # token states are ~40x the size of vectors: their own cache directory (pipeline/token_cache.py)
+    cache_dir = (Path(cfg.cache) if cfg.cache else Path(cache_root) / ("tokens" if cfg.tokens else "vectors")).resolve()
+    name = cfg.name or (f"{cfg.encoder}-tokens" if cfg.tokens else cfg.encoder)
     memo = FileHashMemo(cache_dir / "file-hashes.json")
     encoder = make_encoder(cfg, memo)
     cfg = replace(cfg, dataset=str(dataset), cache=str(cache_dir), name=name, model=encoder.model_spec,
                   vectors=str(Path(cfg.vectors).resolve()) if cfg.vectors else None)
     encoder.cfg = cfg  # resolved paths: what Ray workers rebuild the encoder from
+    if cfg.tokens:
+        from .encoders.tokens import TokenView
+
+        encoder = TokenView(encoder)
 
     splits = {s: load_split(dataset, s) for s in SPLITS}
     counts: Counter[str] = Counter()
@@ -266,7 +281,7 @@ def embed(cfg: EmbedConfig, cache_root: Path) -> dict:
             raise SegError(f"{old} exists with other settings ({prev.get('encoder')} {prev.get('model')}, fingerprint "
                            f"{prev.get('fingerprint')}); pass --force to replace it or choose another --name")
 
-    cache = VectorCache(cache_dir, fp, write=True)
+    cache = (TokenCache if cfg.tokens else VectorCache)(cache_dir, fp, write=True)
     missing, repaired, upgraded = check_cache(cache, distinct)
     console.print(f"{sum(counts.values())} sentences, {len(distinct)} distinct, "
                   f"{len(distinct) - len(missing)} cached, {len(missing)} to encode")
@@ -280,7 +295,12 @@ def embed(cfg: EmbedConfig, cache_root: Path) -> dict:
 
     stats = load_stats(dataset)
     h5 = None
-    if cfg.export == "h5":
+    if cfg.tokens:   # training memory-maps token states from the export: always written
+        from .token_states import export_token_h5
+
+        h5 = {s: str(export_token_h5(h5_path(dataset, name, s), sp, cache, fp, stats["fingerprint"], name))
+              for s, sp in splits.items()}
+    elif cfg.export == "h5":
         h5 = {s: str(export_h5(dataset, name, sp, cache, fp, stats["fingerprint"])) for s, sp in splits.items()}
 
     manifest = {
@@ -290,6 +310,7 @@ def embed(cfg: EmbedConfig, cache_root: Path) -> dict:
         "fingerprint": fp,
         "dim": int(meta["dim"]),
         "dtype": meta.get("dtype", DTYPE),
+        "tokens": bool(cfg.tokens),
         "cache": str(cache_dir),
         "dataset": str(dataset),
         "dataset_fingerprint": stats["fingerprint"],

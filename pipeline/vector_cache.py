@@ -306,6 +306,12 @@ class Lookup:
 class VectorCache:
     """Vectors of one fingerprint in one cache directory."""
 
+    #: the LMDB database holding the values (pipeline/token_cache.py keeps token states apart)
+    DB = b"vectors"
+    #: what a value holds, recorded in a new cache's metadata for readers of the file
+    VALUE_DTYPE = DTYPE
+    VALUE_CHECKSUM = CHECKSUM
+
     def __init__(self, path: Path, fingerprint: str, write: bool = False):
         self.path = Path(path)
         self.fp = fingerprint
@@ -313,10 +319,10 @@ class VectorCache:
         self.env = _open_env(self.path, write)
         try:
             with guarded(self.path):
-                self._vec = self.env.open_db(b"vectors", create=write)
+                self._vec = self.env.open_db(self.DB, create=write)
                 self._meta = self.env.open_db(b"meta", create=write)
         except lmdb.NotFoundError:
-            raise SegError(f"{self.path}: not a seg vector cache (no vectors database); choose another --cache") from None
+            raise SegError(f"{self.path}: not a seg vector cache (no {self.DB.decode()} database); choose another --cache") from None
         self._meta_cache: dict | None = None
 
     # ---- metadata ---------------------------------------------------------------
@@ -427,6 +433,11 @@ class VectorCache:
         if res.legacy:
             raise SegError(f"cache {self.path}: {len(res.legacy)} {what} were written by an older seg without a checksum "
                            f"(fingerprint {self.fp}); {fix} once to add checksums")
+
+    def check_batch(self, batch: list[str], vecs: np.ndarray, dim: int, who: str) -> None:
+        """Refuse an encoder's output that does not fit the batch (one row of `dim` per text)."""
+        if vecs.shape != (len(batch), dim):
+            raise SegError(f"encoder {who} returned shape {vecs.shape} for {len(batch)} texts, dim {dim}")
 
     def put_many(self, texts: list[str], vectors: np.ndarray) -> None:
         vectors = np.ascontiguousarray(vectors, dtype=DTYPE)

@@ -25,6 +25,8 @@ from .errors import SegError
 from .fingerprint import FileHashMemo, fingerprint
 from .fsutil import read_json
 from .progress import console
+from .token_cache import TokenCache
+from .token_states import TokenStates
 from .vector_cache import CacheDamaged, VectorCache
 
 __all__ = ["embedding_info", "load_split_vectors", "encode_texts", "TextEncoder"]
@@ -85,6 +87,33 @@ def load_split_vectors(dataset: Path, name: str, split: str) -> np.ndarray:
     return vecs
 
 
+def load_split_tokens(dataset: Path, name: str, split: str) -> TokenStates:
+    """The token states of `split` (a --tokens embedding), memory-mapped from its h5 export."""
+    from .embed import h5_path
+
+    manifest = embedding_info(dataset, name)
+    cfg = dict(manifest["config"], dataset=str(dataset))
+    if not manifest.get("tokens"):
+        raise SegError(f"embedding {name!r} of {dataset} holds sentence vectors, not token states; "
+                       f"embed with `seg embed {dataset} --encoder sbert --tokens` (or bert) and train with --encoder NAME-tokens")
+    path = h5_path(dataset, manifest["name"], split)
+    n = len(load_split(dataset, split))
+    ok = False
+    if path.is_file():
+        import h5py
+
+        try:
+            with h5py.File(path, "r") as f:
+                ok = (f.attrs.get("fingerprint") == manifest["fingerprint"]
+                      and f.attrs.get("dataset_fingerprint") == load_stats(dataset)["fingerprint"]
+                      and len(f["offsets"]) == n + 1)
+        except (OSError, KeyError):
+            ok = False
+    if not ok:
+        raise SegError(f"{path}: the token-state export of the {split} split is missing or out of date; run `{embed_command(cfg)}`")
+    return TokenStates.open(path)
+
+
 class TextEncoder:
     """Vectors of arbitrary texts with the encoder of an embedding `manifest`, for many calls:
     the vector cache is opened on the first call and kept; the encoder is rebuilt from
@@ -98,6 +127,7 @@ class TextEncoder:
         self.fp = manifest["fingerprint"]
         self.cache_dir = Path(cache_dir or manifest["cache"])
         self.dim = int(manifest["dim"])
+        self.tokens = bool(manifest.get("tokens"))   # a --tokens embedding: calls return TokenStates
         self.show_progress = show_progress
         self._opened = False
         self.cache: VectorCache | None = None
@@ -106,7 +136,7 @@ class TextEncoder:
     def _open(self) -> VectorCache | None:
         if not self._opened:
             try:
-                self.cache = VectorCache(self.cache_dir, self.fp, write=True)
+                self.cache = (TokenCache if self.tokens else VectorCache)(self.cache_dir, self.fp, write=True)
             except CacheDamaged:
                 raise  # reported, not silently bypassed
             except SegError:
@@ -124,6 +154,10 @@ class TextEncoder:
             encoder = make_encoder(cfg, FileHashMemo(self.cache_dir / "file-hashes.json") if cache else None)
             if cache:
                 encoder.load_state(cache)
+            if self.tokens:
+                from .encoders.tokens import TokenView
+
+                encoder = TokenView(encoder)
             now = fingerprint(encoder.identity())
         except SegError as e:
             raise SegError(f"cannot rebuild the {manifest.get('encoder')} encoder of embedding {manifest.get('name')!r}: {e}") from None
@@ -139,7 +173,8 @@ class TextEncoder:
         return encoder
 
     def __call__(self, texts: list[str]) -> np.ndarray:
-        """float32 (len(texts), dim): row k is the vector of texts[k]."""
+        """float32 (len(texts), dim): row k is the vector of texts[k] (a --tokens embedding:
+        TokenStates of the texts, pipeline/token_states.py)."""
         texts = list(texts)
         cache = self._open()
         distinct = list(dict.fromkeys(texts))
@@ -157,9 +192,13 @@ class TextEncoder:
                     results = self.engine.encode(encoder, batches)
                 for batch, vecs in results:
                     got.update(zip(batch, vecs))
+                if self.tokens:
+                    return TokenStates.from_items([got[t] for t in texts], self.dim)
                 return np.stack([got[t] for t in texts]).astype(np.float32, copy=False)
             fill_cache(encoder, cache, distinct, missing, encoder.cfg.batch_size, show_progress=self.show_progress,
                        desc="encode", engine=self.engine)
+        if self.tokens:
+            return TokenStates.from_items(list(cache.read(texts)), self.dim)
         vecs, still = cache.get_many(texts, self.dim)
         if still:
             raise SegError(f"{len(still)} texts could not be read back from cache {self.cache_dir}; delete it and re-run")

@@ -9,6 +9,8 @@ MODELS = WINDOW_MODELS + ("seq", "crossseg")                 # seq reads whole d
 # crossseg fine-tunes a transformers encoder on the raw text of the window (models/crossseg.py)
 ARCHS = ("bilstm", "transformer")   # --model seq: what reads the chunk of sentences
 DECODERS = ("threshold", "viterbi", "crf")
+SENTENCE_POOLINGS = ("mean", "attention")   # --sentence-pooling: cached vectors | attention over cached token states
+ATTENTION_HIDDEN = 64                       # width of the word-attention scorer (models/wordatt.py)
 LOSSES = ("bce", "balanced", "focal")
 DEVICES = ("auto", "cpu", "cuda")
 # the transformer spends ~8 hidden^2 multiply-adds per token and trains as well at 64 as at
@@ -50,6 +52,7 @@ class TrainConfig:
     layers: int = 1                  # BiLSTM layers, transformer layers, attention hops, pool MLP layers
     heads: int = 4                   # attention heads (transformer, attmem)
     memory_size: int = 0             # attmem: learned memory slots (0 = none)
+    sentence_pooling: str = "mean"   # window models: mean (the cached sentence vectors) | attention (learned word attention over a --tokens embedding)
     pooling: str = "auto"            # transformer: cls|sep|mean (auto = cls); pool: mean|max (auto = mean); crossseg: cls|mean (auto = cls)
     encoder_model: str | None = None # crossseg: transformers encoder to fine-tune (local folder or hub name in the local HF cache)
     encoder_lr: float = 2e-5         # crossseg: AdamW learning rate of the encoder (--lr is the head's)

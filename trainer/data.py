@@ -26,6 +26,7 @@ class SplitData:
     docs: list[str]                      # document id per sentence
     index: list[int]                     # sentence index within its document
     ranges: list[tuple[str, int, int]]   # (doc, start, end) per document
+    tokens: object = None                # a --tokens embedding: TokenStates (memory-mapped); vectors then hold only --features columns
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -37,7 +38,11 @@ class SplitData:
     def with_labels(self, labels: np.ndarray) -> "SplitData":
         """A copy with other labels (tests use it to show test labels never steer selection)."""
         return SplitData(self.name, self.vectors, np.asarray(labels, dtype=np.int64), self.texts,
-                         self.docs, self.index, self.ranges)
+                         self.docs, self.index, self.ranges, self.tokens)
+
+    @property
+    def token_dim(self) -> int | None:
+        return None if self.tokens is None else self.tokens.dim
 
 
 def load_data(dataset: Path, encoder: str, features: str | None = None, splits=SPLITS) -> tuple[dict[str, SplitData], dict]:
@@ -61,6 +66,14 @@ def load_data(dataset: Path, encoder: str, features: str | None = None, splits=S
     info = embedding_info(dataset, encoder)
     out: dict[str, SplitData] = {}
     for split, s in loaded.items():
+        if info.get("tokens"):   # token states stay in their mapped export; vectors carry the --features columns
+            from pipeline.vectors import load_split_tokens
+
+            tokens = load_split_tokens(dataset, encoder, split)
+            vec = with_features(np.zeros((len(s), 0), np.float32), s.texts, features, [(b, e) for _, b, e in s.doc_ranges()])
+            out[split] = SplitData(split, vec, np.asarray(s.labels, dtype=np.int64), s.texts, s.docs, s.index,
+                                   s.doc_ranges(), tokens)
+            continue
         vec = np.asarray(load_split_vectors(dataset, encoder, split), dtype=np.float32)
         if vec.ndim != 2 or vec.shape[0] != len(s):
             raise SegError(f"{dataset}: cached {encoder!r} vectors of the {split} split have shape {vec.shape}, "

@@ -60,6 +60,7 @@ from .models import from_spec, model_spec
 from .predict import indexed_logits
 from .results import FitResult, RepeatResult
 from .rundir import PartialRun
+from .tokendata import TokenBank
 from .seqdata import ChunkSet, make_chunkset, seq_logits, seq_probs, train_epoch_seq
 from .windows import gap_windows, padded, parse_window
 
@@ -105,6 +106,19 @@ def check_config(cfg: TrainConfig) -> None:
         if cfg.accumulate < 1:
             raise SegError(f"--accumulate {cfg.accumulate}: give 1 (a step per batch) or more batches per step")
     model_spec(cfg, 1)   # architecture options (window, heads, pooling, ...)
+
+
+def check_inputs(cfg: TrainConfig, train: SplitData) -> None:
+    """--sentence-pooling attention reads a --tokens embedding, and only it does."""
+    if cfg.model == "crossseg":
+        return
+    if cfg.sentence_pooling == "attention" and train.tokens is None:
+        raise SegError(f"--sentence-pooling attention reads token states, but embedding {cfg.encoder!r} holds sentence "
+                       f"vectors; run `seg embed DATASET --encoder sbert --tokens` (or bert) and train with "
+                       f"--encoder sbert-tokens")
+    if cfg.sentence_pooling != "attention" and train.tokens is not None:
+        raise SegError(f"embedding {cfg.encoder!r} holds token states: add --sentence-pooling attention "
+                       f"(a window model pools them with learned word attention)")
 
 
 def resolve_device(spec: str) -> torch.device:
@@ -187,7 +201,9 @@ def make_gapset(split: SplitData, left: int, right: int, device: torch.device) -
     return GapSet(
         split=split,
         sentence=gaps.sentence,
-        vectors=padded(torch.from_numpy(split.vectors)).to(device),
+        # token states (--sentence-pooling attention): a TokenBank over the mapped export stands for the vectors
+        vectors=(TokenBank(split.tokens, split.vectors, device) if split.tokens is not None
+                 else padded(torch.from_numpy(split.vectors)).to(device)),
         index=torch.from_numpy(gaps.index).to(device),
         targets=torch.from_numpy(split.labels[gaps.sentence].astype(np.float32)).to(device),
         doc_gap_counts=[max(e - s - 1, 0) for s, e in split.spans],
@@ -283,7 +299,7 @@ def fit_repeat(cfg: TrainConfig, spec: dict, sets: dict, loss_fn: GapLoss, repea
         cross = CrossTrainer(model, cfg, len(train), batch_gaps(cfg))
     else:
         model.to(device)
-        model.set_input_stats(train.vectors[:-1])
+        model.set_input_stats(train.vectors if isinstance(train.vectors, TokenBank) else train.vectors[:-1])
         opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, fused=True)
     gen = torch.Generator().manual_seed(seed)
     best = None
@@ -341,7 +357,8 @@ def fit(cfg: TrainConfig, data: dict[str, SplitData], on_epoch: Callable[[int, d
     device = resolve_device(cfg.device)
     left, right = parse_window(cfg.window)
     dim = data["train"].vectors.shape[1]
-    spec = model_spec(cfg, dim)
+    check_inputs(cfg, data["train"])
+    spec = model_spec(cfg, dim, data["train"].token_dim)
     loss_fn = GapLoss(cfg.loss, cfg.gamma, cfg.alpha, cfg.beta, train_gap_labels(data["train"]))
     baselines = {s: baseline_metrics(data[s]) for s in ("dev", "test")}
     prior = length_prior(data["train"]) if cfg.decode == "viterbi" else None
@@ -405,7 +422,8 @@ def train(cfg: TrainConfig, cache_root: Path = Path("cache")) -> Path:
     else:
         data, embedding = load_data(dataset, cfg.encoder, cfg.features)
         base = None
-    spec = model_spec(cfg, data["train"].vectors.shape[1])
+    check_inputs(cfg, data["train"])
+    spec = model_spec(cfg, data["train"].vectors.shape[1], data["train"].token_dim)
     config = {
         "train": asdict(cfg),
         "dataset": str(dataset.resolve()),
@@ -425,6 +443,7 @@ def train(cfg: TrainConfig, cache_root: Path = Path("cache")) -> Path:
         n_train = cfg.max_train_gaps
     shape = (f"{cfg.arch} over chunks of {cfg.chunk} sentences" if cfg.model == "seq" else f"window {cfg.window}")
     shape += f", decode {cfg.decode}" if cfg.decode != "threshold" else ""
+    shape += f", word attention over {spec['sentence_pooling']['heads']} heads" if spec.get("sentence_pooling") else ""
     inputs = f"fine-tuning {base['path']}, max length {spec['max_length']}" if base else cfg.encoder
     console.print(f"seg train: {cfg.model} on {dataset} ({inputs}, dim {spec['dim']}), {shape}, "
                   f"loss {cfg.loss}, {n_train:,} train gaps, device {resolve_device(cfg.device)}"

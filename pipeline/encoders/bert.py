@@ -83,3 +83,10 @@ class BertEncoder(Encoder):
                 m = batch["attention_mask"].unsqueeze(-1).to(h.dtype)
                 v = (h * m).sum(1) / m.sum(1).clamp(min=1e-9)
         return v.float().cpu().numpy()
+
+    def encode_tokens(self, texts: list[str]):
+        """Last-layer states and character spans of each text's tokens (seg embed --tokens)."""
+        from .tokens import token_states
+
+        self.load()
+        return token_states(self._tok, self._model, texts, "", self._max_length, self._device)

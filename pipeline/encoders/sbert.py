@@ -110,3 +110,19 @@ class SBertEncoder(Encoder):
         with autocast(self._device):
             v = self._model.encode(texts, batch_size=len(texts), show_progress_bar=False, convert_to_numpy=True)
         return np.asarray(v, dtype=np.float32)
+
+    def encode_tokens(self, texts: list[str]):
+        """Last-layer states and character spans of each text's tokens (seg embed --tokens), from the
+        model's first module (its transformers model and tokenizer), with its default prompt."""
+        from .tokens import token_states
+
+        self.load()
+        first = self._model[0]
+        model, tok = getattr(first, "auto_model", None), getattr(first, "tokenizer", None)
+        if model is None or tok is None:
+            raise SegError(f"--tokens: the first module of {self.describe()} is not a transformers model; "
+                           f"use --encoder bert with its transformer folder")
+        name = getattr(self._model, "default_prompt_name", None)
+        prefix = (getattr(self._model, "prompts", None) or {}).get(name, "") if name else ""
+        limit = self._model.max_seq_length or getattr(tok, "model_max_length", 512)
+        return token_states(tok, model, texts, prefix, int(limit), self._device)

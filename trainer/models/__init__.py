@@ -23,7 +23,8 @@ from torch import nn
 
 from pipeline.errors import SegError
 
-from ..config import ARCHS, DEFAULT_HIDDEN, MODELS
+from ..config import ARCHS, ATTENTION_HIDDEN, DEFAULT_HIDDEN, MODELS, SENTENCE_POOLINGS, WINDOW_MODELS
+from ..tokendata import MAX_TOKENS
 from ..windows import parse_window
 from .attmem import AttentionMemoryIntegrator
 from .bilstm import BiLSTMIntegrator
@@ -31,6 +32,7 @@ from .crossseg import CrossSegModel
 from .pool import PoolIntegrator
 from .seq import SeqModel
 from .transformer import TransformerIntegrator
+from .wordatt import TokenPooled
 
 MODEL_CLASSES = {
     "pool": PoolIntegrator,
@@ -43,8 +45,23 @@ MODEL_CLASSES = {
 POOLING_CHOICES = {"pool": ("mean", "max"), "transformer": ("cls", "sep", "mean"), "crossseg": ("cls", "mean")}
 
 
-def model_spec(cfg, dim: int) -> dict:
-    """Validate the architecture options of a TrainConfig; return the spec from_spec takes."""
+def model_spec(cfg, dim: int, token_dim: int | None = None) -> dict:
+    """Validate the architecture options of a TrainConfig; return the spec from_spec takes.
+    `token_dim`: the width of the token states (--sentence-pooling attention); `dim` is then
+    the number of --features columns."""
+    pooled = getattr(cfg, "sentence_pooling", "mean")
+    if pooled not in SENTENCE_POOLINGS:
+        raise SegError(f"--sentence-pooling {pooled!r}: use one of {', '.join(SENTENCE_POOLINGS)}")
+    if pooled == "attention":
+        if cfg.model not in WINDOW_MODELS:
+            raise SegError(f"--sentence-pooling attention applies to the window models ({', '.join(WINDOW_MODELS)}), "
+                           f"not --model {cfg.model}")
+        if cfg.heads < 1:
+            raise SegError(f"--heads {cfg.heads}: give at least 1")
+        td = token_dim or 1
+        inner = model_spec(_with(cfg, sentence_pooling="mean"), cfg.heads * td + dim)
+        return {**inner, "sentence_pooling": {"token_dim": td, "heads": cfg.heads, "hidden": ATTENTION_HIDDEN,
+                                              "features": int(dim), "max_tokens": MAX_TOKENS}}
     if cfg.model not in MODELS:
         raise SegError(f"--model {cfg.model!r}: use one of {', '.join(MODELS)}")
     hidden = cfg.hidden or DEFAULT_HIDDEN[cfg.model]
@@ -123,7 +140,18 @@ def from_spec(spec: dict) -> nn.Module:
     if missing:
         raise SegError(f"the run's model spec (config.json \"model\") lacks {', '.join(missing)} for a {kind} model; "
                        f"it was written by another seg version: retrain with `seg train`")
-    return cls(**{p: spec[p] for p in params})
+    model = cls(**{p: spec[p] for p in params})
+    att = spec.get("sentence_pooling")
+    if att:
+        model = TokenPooled(model, **att)
+    return model
+
+
+def _with(cfg, **changes):
+    """A copy of a TrainConfig (or any dataclass) with some fields changed."""
+    import dataclasses
+
+    return dataclasses.replace(cfg, **changes)
 
 
 def build_model(cfg, dim: int) -> nn.Module:

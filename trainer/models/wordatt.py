@@ -1,0 +1,92 @@
+"""Word-level attention: each sentence's vector built by learned attention over its token states.
+
+`--sentence-pooling attention` (with a `seg embed --tokens` embedding) wraps any window
+integrator: for every sentence of a batch's windows, `AttentionPooling` scores each of its
+cached token states with a small MLP (Yang et al. 2016's word attention: v^T tanh(W h_t + b),
+one v per head), takes the softmax over the sentence's tokens per head, and concatenates the
+heads' weighted means; the integrator (pool, bilstm, transformer, attmem) reads those vectors
+(plus the run's --features columns) exactly as it reads cached sentence vectors.
+
+    TokenPooled.forward_indexed(bank, index)       logits (B,) of windows `index` over a TokenBank
+    TokenPooled.token_weights(bank, sentences)     per sentence its (n_tokens, heads) weights
+
+The token states stay in the memory-mapped export (pipeline/token_states.py); a batch reads
+only the distinct sentences of its windows (trainer/tokendata.py).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .common import Standardize
+
+
+class AttentionPooling(nn.Module):
+    def __init__(self, *, token_dim: int, heads: int, hidden: int):
+        super().__init__()
+        self.heads = heads
+        self.norm = Standardize(token_dim)
+        self.score = nn.Sequential(nn.Linear(token_dim, hidden), nn.Tanh(), nn.Linear(hidden, heads))
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """x (U, T, token_dim), mask (U, T) -> vectors (U, heads * token_dim), weights (U, T, heads).
+        A row without tokens (padding) gets a zero vector and zero weights."""
+        x = self.norm(x)
+        s = self.score(x).masked_fill(~mask.unsqueeze(-1), float("-inf"))
+        w = torch.softmax(s, dim=1).nan_to_num(0.0)            # all -inf (an empty row) -> 0
+        v = torch.einsum("uth,utd->uhd", w, x)
+        return v.reshape(len(x), -1), w
+
+
+class TokenPooled(nn.Module):
+    """An integrator reading attention-pooled sentence vectors (see the module docstring)."""
+
+    def __init__(self, integrator: nn.Module, *, token_dim: int, heads: int, hidden: int, features: int, max_tokens: int):
+        super().__init__()
+        self.integrator = integrator
+        self.pool = AttentionPooling(token_dim=token_dim, heads=heads, hidden=hidden)
+        self.features = features
+        self.max_tokens = max_tokens
+
+    def sentence_vectors(self, bank, sentences: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(vectors (U, heads*token_dim + features), weights (U, T, heads), mask (U, T)) of sentence
+        indices (-1 = padding) over a TokenBank."""
+        x, mask = bank.tokens(sentences, self.max_tokens)
+        v, w = self.pool(x, mask)
+        if self.features:
+            v = torch.cat([v, bank.features[sentences]], dim=-1)
+        return v, w, mask
+
+    def forward_indexed(self, bank, index: torch.Tensor, return_attention: bool = False):
+        uniq, inverse = torch.unique(index, return_inverse=True)
+        v, _, _ = self.sentence_vectors(bank, uniq)
+        h = self.integrator.proj(v)
+        return self.integrator.integrate(h[inverse], index >= 0, return_attention)
+
+    @torch.no_grad()
+    def set_input_stats(self, bank, sample: int = 4096) -> None:
+        """Standardise token states with the mean and std of (a seeded sample of) the train
+        sentences' tokens, then the integrator's inputs with those of the sentence vectors the
+        untrained pooling gives on the sample (it rescales them as training goes on)."""
+        n = len(bank)
+        g = torch.Generator().manual_seed(0)
+        rows = torch.randperm(n, generator=g)[:sample].sort().values.to(bank.device)
+        x, mask = bank.tokens(rows, self.max_tokens)
+        self.pool.norm.fit(x[mask])
+        v, _, _ = self.sentence_vectors(bank, rows)
+        self.integrator.set_input_stats(v)
+
+    @torch.no_grad()
+    def token_weights(self, bank, sentences) -> list:
+        """Per sentence (in order) its token weights (n_tokens, heads) as a numpy array."""
+        idx = torch.as_tensor(sentences, dtype=torch.long, device=bank.device)
+        out = []
+        for a in range(0, len(idx), 512):
+            _, w, mask = self.sentence_vectors(bank, idx[a:a + 512])
+            n = mask.sum(1).tolist()
+            out += [w[r, :k].float().cpu().numpy() for r, k in enumerate(n)]
+        return out
+
+    def attention_labels(self):
+        return getattr(self.integrator, "attention_labels", lambda: None)()

@@ -1,0 +1,46 @@
+"""A split's token states as the word-attention models read them (--sentence-pooling attention).
+
+    TokenBank(states, features, device)
+        bank.tokens(sentences)   (U, T, token_dim) float32 and (U, T) mask on the device, read
+                                 from the memory-mapped export for these sentence indices only
+                                 (-1 = padding: an empty row)
+        bank.features            (n + 1, k) float32 --features columns, last row zero (padding)
+
+A TokenBank stands where window models otherwise get the padded vector tensor (GapSet.vectors),
+so training, scoring and prediction run the same code (TokenPooled.forward_indexed).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from pipeline.token_states import TokenStates
+
+from .windows import padded
+
+#: tokens of a sentence the attention reads (its first ones): a long sentence pads the whole batch to its length
+MAX_TOKENS = 128
+
+
+class TokenBank:
+    def __init__(self, states: TokenStates, features: np.ndarray, device: torch.device | str = "cpu"):
+        self.states = states
+        self.device = torch.device(device)
+        self.features = padded(torch.as_tensor(np.asarray(features, dtype=np.float32))).to(self.device)
+
+    def __len__(self) -> int:
+        return len(self.states)
+
+    @property
+    def token_dim(self) -> int:
+        return self.states.dim
+
+    def tokens(self, sentences: torch.Tensor, max_tokens: int = MAX_TOKENS) -> tuple[torch.Tensor, torch.Tensor]:
+        x, mask = self.states.batch(sentences.cpu().numpy(), max_tokens)
+        return torch.from_numpy(x).to(self.device), torch.from_numpy(mask).to(self.device)
+
+    def to(self, device) -> "TokenBank":
+        out = TokenBank.__new__(TokenBank)
+        out.states, out.device, out.features = self.states, torch.device(device), self.features.to(device)
+        return out
