@@ -15,6 +15,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
+from .tokendata import TokenBank
 from .windows import gap_windows, padded, parse_window
 
 BATCH = 4096     # candidate gaps per forward pass when scoring (training's dev/test scoring too)
@@ -67,7 +68,8 @@ def predict_probs(models, vectors: np.ndarray, ranges, window, *, batch_size: in
     """P(paragraph starts after the gap) for every candidate gap.
 
     models     one model (eval mode is set here) or a list of them (e.g. Run.build_models())
-    vectors    (n_sentences, dim) float array of the sentences, documents contiguous
+    vectors    (n_sentences, dim) float array of the sentences, documents contiguous (a TokenBank
+               for a --sentence-pooling attention run: Run.inputs makes one)
     ranges     (start, end) or (doc, start, end) per document
     window     "L:R" or (L, R), the run's window (Run.window)
 
@@ -94,7 +96,10 @@ def predict_probs(models, vectors: np.ndarray, ranges, window, *, batch_size: in
             if return_attention:
                 attention.append(None)
             continue
-        v = padded(torch.as_tensor(np.asarray(vectors, dtype=np.float32))).to(dev)
+        if isinstance(vectors, TokenBank):     # --sentence-pooling attention: token states, not vectors
+            v = vectors.to(dev)
+        else:
+            v = padded(torch.as_tensor(np.asarray(vectors, dtype=np.float32))).to(dev)
         index = torch.from_numpy(gaps.index).to(dev)
         out = indexed_logits(model, v, index, batch_size=batch_size, return_attention=return_attention)
         if return_attention:

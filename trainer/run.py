@@ -179,7 +179,14 @@ class Run:
     # --- models ---------------------------------------------------------------
     def inputs(self, vectors, texts: list[str], spans=None):
         """The model's input rows for these sentences: their cached vectors plus the run's --features
-        (`spans`: the documents as (start, end) or (doc, start, end) ranges over `texts`)."""
+        (`spans`: the documents as (start, end) or (doc, start, end) ranges over `texts`). Token
+        states (a --sentence-pooling attention run) become a TokenBank with the --features columns."""
+        from pipeline.token_states import TokenStates
+
+        if isinstance(vectors, TokenStates):
+            from .tokendata import TokenBank
+
+            return TokenBank(vectors, with_features(np.zeros((len(texts), 0), np.float32), texts, self.features, spans))
         return with_features(vectors, texts, self.features, spans)
 
     def build_model(self, k: int, device="cpu"):

@@ -89,6 +89,7 @@ class Segmentation:
     decisions: np.ndarray      # (n,) int 0/1: the sentence starts a paragraph (1 at each input's start)
     threshold: float | None    # the cut applied to probs (None: rule, texttiling's own cut-off)
     description: str
+    attention: list | None = None   # word-attention runs: per sentence [[token text, weight], ...] (mean over heads)
 
     @classmethod
     def cut(cls, probs: np.ndarray, spans: list[tuple[int, int]], threshold: float | None,
@@ -106,6 +107,7 @@ class DocResult:
     doc: Document
     probs: np.ndarray         # (n,) float, nan at i = 0
     decisions: np.ndarray     # (n,) int 0/1, 1 at i = 0
+    attention: list | None = None   # per sentence [[token text, weight], ...] (word-attention runs)
 
     @property
     def reference(self) -> np.ndarray:
@@ -363,7 +365,10 @@ class Segmenter:
             gaps = gap_sentences(spans)
             decisions = np.ones(len(texts), dtype=np.int64)
             decisions[gaps] = self.viterbi.decide(probs[gaps], [max(e - s - 1, 0) for s, e in spans], self.length_prior)
-        return Segmentation.cut(probs, spans, self.threshold, decisions, self.description)
+        seg = Segmentation.cut(probs, spans, self.threshold, decisions, self.description)
+        if vectors is not None and hasattr(self.models[0], "token_weights"):
+            seg.attention = token_attention(self.models[0], vectors, texts)
+        return seg
 
     def _texttiling(self, docs: list[Document]) -> Segmentation:
         """TextTiling depth scores; breaks by Hearst's cut-off, or depth >= --threshold."""
@@ -416,6 +421,17 @@ class Segmenter:
         return evaluate(self.segment_documents([self.document(text)]))
 
 
+def token_attention(model, bank, texts: list[str]) -> list[list]:
+    """Per sentence [[token text, weight], ...]: the word attention of `model` (the first model
+    of the segmenter), averaged over its heads; the token text is the characters it covers."""
+    weights = model.token_weights(bank, np.arange(len(texts)))
+    out = []
+    for j, (t, w) in enumerate(zip(texts, weights)):
+        spans = bank.states.spans(j)[:len(w)]
+        out.append([[t[a:b], round(float(x), 4)] for (a, b), x in zip(spans, w.mean(1))])
+    return out
+
+
 def split_results(docs: list[Document], seg: Segmentation) -> list[DocResult]:
     results: list[DocResult] = []
     start = 0
@@ -423,7 +439,7 @@ def split_results(docs: list[Document], seg: Segmentation) -> list[DocResult]:
         end = start + len(d.sentences)
         dec = seg.decisions[start:end].copy()
         dec[0] = 1
-        results.append(DocResult(d, seg.probs[start:end], dec))
+        results.append(DocResult(d, seg.probs[start:end], dec, seg.attention[start:end] if seg.attention else None))
         start = end
     return results
 
@@ -485,7 +501,10 @@ def render_jsonl(r: DocResult) -> str:
     out = []
     for i, (s, p, d) in enumerate(zip(r.doc.sentences, r.probs, r.decisions)):
         prob = None if np.isnan(p) else round(float(p), 6)
-        out.append(json.dumps({"doc": r.doc.doc_id, "i": i, "text": s, "prob": prob, "label": int(d)}, ensure_ascii=False))
+        row = {"doc": r.doc.doc_id, "i": i, "text": s, "prob": prob, "label": int(d)}
+        if r.attention is not None:
+            row["attention"] = r.attention[i]
+        out.append(json.dumps(row, ensure_ascii=False))
     return "\n".join(out) + "\n"
 
 
