@@ -20,8 +20,8 @@ from pipeline.errors import SegError
 
 from ..models.common import window_labels
 from .collect import Run
-from .content import Block, Image, WindowBlock
-from .plots import plot_attention
+from .content import Block, Image, Text, TokenHeatBlock, WindowBlock
+from .plots import plot_attention, plot_token_attention
 
 KINDS = (("found", "break found"), ("missed", "missed break"), ("false", "false alarm"))
 
@@ -62,6 +62,8 @@ def attention_blocks(run: Run, split: str, path: Path) -> list[Block]:
     model = trained.build_model(k)
     left, right = trained.window
     s = load_split(run.dataset, split)
+    if trained.spec.get("sentence_pooling"):
+        return word_attention_blocks(run, trained, model, s, preds, picks, k, path)
     vectors = trained.inputs(load_split_vectors(run.dataset, str(run.train.get("encoder", run.encoder)), split), s.texts,
                              s.doc_ranges())
     ranges = {d: (a, b) for d, a, b in s.doc_ranges()}
@@ -115,3 +117,41 @@ def attention_blocks(run: Run, split: str, path: Path) -> list[Block]:
                        f"{', m = memory slots' if att.ndim == 3 and len(labels) > len(wl) else ''}) for three gaps of "
                        f"the {split} split: the most confident break found, the most confident missed break and "
                        f"false alarm. Rows: heads; read-out: {readout}.")] + windows
+
+
+def word_attention_blocks(run: Run, trained, model, s, preds, picks, k: int, path: Path) -> list[Block]:
+    """--sentence-pooling attention runs: the weight of every token of the window's sentences
+    (mean over the word-attention heads) for the chosen gaps, as shaded text and a PNG."""
+    from pipeline.vectors import load_split_tokens
+
+    left, right = trained.window
+    bank = trained.inputs(load_split_tokens(run.dataset, str(run.train.get("encoder", run.encoder)), s.name),
+                          s.texts, s.doc_ranges())
+    ranges = {d: (a, b) for d, a, b in s.doc_ranges()}
+    wl = window_labels(left, right)
+    names = dict(KINDS)
+    blocks: list[Block] = []
+    examples = []
+    for kind, row in picks:
+        doc, i = preds.docs[row], int(preds.index[row])
+        a, b = ranges[doc]
+        pos = [(wl[j], a + i - left + j) for j in range(left + right) if a <= a + i - left + j < b]
+        weights = model.token_weights(bank, [p for _, p in pos])
+        rows = []
+        for (label, p), w in zip(pos, weights):
+            spans = bank.states.spans(p)[:len(w)]
+            rel = w.mean(1) * len(w)     # relative to a uniform weight over the sentence's tokens (1 = uniform)
+            rows.append((label, int(s.labels[p]), [(s.texts[p][x:y], float(v)) for (x, y), v in zip(spans, rel)]))
+        title = (f"{names[kind]} ({doc}, sentence {i}, p={preds.probs[row, k]:.2f}, "
+                 f"true {'break' if preds.labels[row] else 'no break'})")
+        blocks.append(TokenHeatBlock(title, rows))
+        examples.append({"title": title, "rows": rows, "gap_row": left})
+    img = plot_token_attention(examples, f"{run.name}: word attention (mean over heads) x tokens in the sentence, repeat "
+                                         f"{run.repeats[k].get('repeat', k)}", path)
+    head = [Text(f"Word attention of the {s.name} split's most confident break found, most confidently missed "
+                 f"break and most confident false alarm: every token of the window's sentences (i = the sentence "
+                 f"after the gap) shaded by the weight the sentence's attention pooling gives it (averaged over heads, times the "
+                 f"sentence's token count: 1 = a uniform weight, as mean pooling gives every token).")]
+    if img is not None:
+        head.append(Image(img, "Word attention over the window's sentences (the line marks the gap)."))
+    return head + blocks

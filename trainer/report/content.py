@@ -77,6 +77,13 @@ class WindowBlock:
 
 
 @dataclass
+class TokenHeatBlock:
+    """Word attention over the sentences of one gap's window: each token with its weight."""
+    title: str
+    rows: list[tuple[str, Optional[int], list[tuple[str, float]]]]   # (position label, label, [(token, weight)])
+
+
+@dataclass
 class KeyValue:
     title: str
     rows: list[tuple[str, str]]

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from .collect import LOWER_IS_BETTER, METRICS
 from .content import (CompareBlock, GridBlock, Image, KeyValue, Notes, ReportContent, SentencesBlock, TableBlock, Text,
-                      WindowBlock)
+                      TokenHeatBlock, WindowBlock)
 from .tables import LABELS, fmt_value
 
 CSS = """
@@ -144,6 +144,17 @@ def _window(b: WindowBlock) -> str:
     return f"<details><summary>{html.escape(b.title)}</summary><table><tr><th>position</th><th>break</th><th>sentence</th></tr>{rows}</table></details>"
 
 
+def _token_heat(b: TokenHeatBlock) -> str:
+    top = max((w for _, _, toks in b.rows for _, w in toks), default=1.0) or 1.0
+    rows = []
+    for p, lab, toks in b.rows:
+        cells = "".join(f'<span title="{w:.3f}" style="background: rgba(230, 97, 1, {min(w / top, 1.0):.2f})">'
+                        f"{html.escape(t)}</span>" for t, w in toks)
+        rows.append(f"<tr><td>{html.escape(p)}</td><td>{'¶' if lab else ''}</td><td class='heat'>{cells}</td></tr>")
+    return (f"<p><b>{html.escape(b.title)}</b></p><table><tr><th>position</th><th>break</th>"
+            f"<th>sentence, each token shaded by its weight (darkest = {top:.2f}; 1 = uniform)</th></tr>{''.join(rows)}</table>")
+
+
 def render(content: ReportContent) -> str:
     body = [f"<h1>{html.escape(content.title)}</h1>", f'<p class="subtitle">{_inline(content.subtitle)}</p>']
     for s in content.sections:
@@ -167,6 +178,8 @@ def render(content: ReportContent) -> str:
                 body.append(_sentences(b))
             elif isinstance(b, WindowBlock):
                 body.append(_window(b))
+            elif isinstance(b, TokenHeatBlock):
+                body.append(_token_heat(b))
             elif isinstance(b, KeyValue) and b.inline:
                 body.append(f'<p class="kv"><b>{html.escape(b.title)}</b> ' + "".join(
                     f"<span><i>{html.escape(k)}</i> {html.escape(v)}</span>" for k, v in b.rows) + "</p>")

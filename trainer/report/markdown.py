@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
 from .collect import LOWER_IS_BETTER, METRICS
 from .content import (CompareBlock, GridBlock, Image, KeyValue, Notes, ReportContent, SentencesBlock, TableBlock, Text,
-                      WindowBlock)
+                      TokenHeatBlock, WindowBlock)
 from .tables import LABELS, fmt_value
 
 
@@ -93,6 +95,14 @@ def render(content: ReportContent, out_dir: Path) -> str:
                 lines += [f"![{b.alt or Path(rel).stem}]({rel})", "", f"*{b.caption}*", ""]
             elif isinstance(b, SentencesBlock):
                 lines += _sentences(b)
+            elif isinstance(b, TokenHeatBlock):
+                lines += [f"**{b.title}** (the three most attended tokens of each sentence in bold)", "",
+                          "| position | break | sentence |", "|---|---|---|"]
+                for p, lab, toks in b.rows:
+                    top = set(np.argsort([-w for _, w in toks])[:3].tolist())
+                    text = "".join(f"**{t}**" if k in top and t.strip() else t for k, (t, _) in enumerate(toks))
+                    lines.append(f"| {p} | {'¶' if lab else ''} | {_cell(text)} |")
+                lines.append("")
             elif isinstance(b, WindowBlock):
                 lines += [f"<details><summary>{b.title}</summary>", "", "| position | break | sentence |", "|---|---|---|"]
                 lines += [f"| {p} | {'¶' if lab else ''} | {_cell(t)} |" for p, t, lab in b.rows]

@@ -34,7 +34,7 @@ def cjk_font() -> Optional[str]:
 
     fam = pick()
     if fam is None:   # installed after matplotlib cached its font list: register the files now
-        for f in font_manager.findSystemFonts():
+        for f in font_manager.findSystemFonts() + _packaged_fonts():
             if any(k in Path(f).name.lower().replace("_", "-") for k in CJK_FILES):
                 try:
                     font_manager.fontManager.addfont(f)
@@ -42,6 +42,17 @@ def cjk_font() -> Optional[str]:
                     continue
         fam = pick()
     return fam
+
+
+def _packaged_fonts() -> list[str]:
+    """Font files shipped inside an installed Python package (japanize-matplotlib's IPAexGothic,
+    in seg's bench extra): the CJK font of a machine without system fonts."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("japanize_matplotlib")
+    if spec is None or not spec.submodule_search_locations:
+        return []
+    return [str(p) for loc in spec.submodule_search_locations for p in Path(loc).rglob("*.ttf")]
 
 
 def _figure(w: float, h: float) -> Figure:
@@ -215,6 +226,49 @@ def plot_attention(examples: Sequence[dict], x_labels: Sequence[str], title: str
         ax.set_title(e["title"], fontsize=8)
     if im is not None:
         fig.colorbar(im, ax=list(axes), shrink=0.8, label="attention weight")
+    fig.suptitle(title, fontsize=9)
+    return _save(fig, path)
+
+
+def plot_token_attention(examples: Sequence[dict], title: str, path: Path, width: int = 40) -> Optional[Path]:
+    """Word attention as a heatmap over characters: one panel per example gap, its window's
+    sentences wrapped at `width` characters, each character shaded by the weight of its token.
+    Each example: {"title", "rows": [(position label, label, [(token, weight)])], "gap_row": L}.
+    None without a CJK font (the HTML page shows the same weights as shaded text)."""
+    if not cjk_font() or not examples:
+        return None
+    panels = []
+    for e in examples:
+        lines, labels, gap_line = [], [], None
+        for r, (pos, lab, toks) in enumerate(e["rows"]):
+            chars = [(ch, w) for t, w in toks for ch in t]
+            if r == e["gap_row"]:
+                gap_line = len(lines)
+            for a in range(0, max(len(chars), 1), width):
+                lines.append(chars[a:a + width])
+                labels.append(f"{pos}{' ¶' if lab else ''}" if a == 0 else "")
+        panels.append((e["title"], lines, labels, gap_line))
+    n_lines = sum(len(p[1]) for p in panels)
+    fig = _figure(0.22 * width + 1.6, 0.3 * n_lines + 0.7 * len(panels) + 0.6)
+    axes = np.atleast_1d(fig.subplots(len(panels), 1, squeeze=False, height_ratios=[len(p[1]) for p in panels])[:, 0])
+    vmax = max((w for p in panels for ln in p[1] for _, w in ln), default=1.0) or 1.0
+    im = None
+    for ax, (ptitle, lines, labels, gap_line) in zip(axes, panels):
+        grid = np.full((len(lines), width), np.nan)
+        for r, ln in enumerate(lines):
+            for c, (_, w) in enumerate(ln):
+                grid[r, c] = w
+        im = ax.imshow(grid, aspect="auto", cmap="Oranges", vmin=0.0, vmax=vmax)
+        for r, ln in enumerate(lines):
+            for c, (ch, w) in enumerate(ln):
+                ax.text(c, r, ch, ha="center", va="center", fontsize=8, color="black" if w < 0.7 * vmax else "white")
+        if gap_line:
+            ax.axhline(gap_line - 0.5, color="C0", lw=1.5)
+        ax.set_yticks(range(len(lines)), labels, fontsize=7)
+        ax.set_xticks([])
+        ax.set_title(ptitle, fontsize=8, loc="left")
+    if im is not None:
+        fig.colorbar(im, ax=list(axes), shrink=0.6, label="weight x tokens (1 = uniform)")
     fig.suptitle(title, fontsize=9)
     return _save(fig, path)
 

@@ -210,7 +210,7 @@ def build_content(cfg: ReportConfig, runs: list[Run], tables: dict[str, Table], 
                 Image(plot_threshold(r, r.predictions(split), split, img_dir / f"{safe}-threshold-{split}.png"),
                       f"Precision-recall curve and F1 against the decision threshold on {split}, one colour per "
                       "repeat; ○ marks the threshold chosen on dev."))))
-            if r.model_kind in ATTENTION_MODELS:
+            if r.model_kind in ATTENTION_MODELS or (r.spec or {}).get("sentence_pooling"):
                 jobs.append((f"{r.name}: attention", lambda r=r, sec=sec, safe=safe: sec.blocks.extend(
                     attention_section(r, split, img_dir / f"{safe}-attention-{split}.png"))))
 
