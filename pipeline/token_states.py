@@ -35,12 +35,13 @@ def export_token_h5(out: Path, split, cache, fp: str, dataset_fp: str, name: str
         try:
             with h5py.File(out, "r") as f:
                 if (f.attrs.get("fingerprint") == fp and f.attrs.get("dataset_fingerprint") == dataset_fp
-                        and len(f["offsets"]) == len(split) + 1):
+                        and len(f["offsets"]) == len(split.texts) + 1):
                     return out
         except (OSError, KeyError):
             pass
     dim = int(cache.meta()["dim"])
-    lengths = np.zeros(len(split), dtype=np.int64)
+    n = len(split.texts)
+    lengths = np.zeros(n, dtype=np.int64)
     for j, (states, _) in enumerate(cache.read(split.texts)):   # pass 1: token counts (verified values)
         lengths[j] = len(states)
     offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
@@ -55,8 +56,8 @@ def export_token_h5(out: Path, split, cache, fp: str, dataset_fp: str, name: str
             f.create_dataset("offsets", data=offsets)
             f.create_dataset("doc", data=np.array(split.docs, dtype=object), dtype=h5py.string_dtype())
             f.create_dataset("i", data=np.asarray(split.index, dtype=np.int32))
-            for a in range(0, len(split), BLOCK):                 # pass 2: the states, a block at a time
-                b = min(a + BLOCK, len(split))
+            for a in range(0, n, BLOCK):                          # pass 2: the states, a block at a time
+                b = min(a + BLOCK, n)
                 items = list(cache.read(split.texts[a:b]))
                 if offsets[b] > offsets[a]:
                     block = np.concatenate([s for s, _ in items])

@@ -112,3 +112,31 @@ def w2v_bin(w2v_text) -> Path:
     p = w2v_text.with_name("words.bin")
     kv.save_word2vec_format(str(p), binary=True)
     return p
+
+
+@pytest.fixture(scope="session")
+def tiny_fast_sbert(tmp_path_factory, embed_texts) -> Path:
+    """A sentence-transformers model over a 2-layer random BertModel with a *fast* character-level
+    WordPiece tokenizer (offsets) and e5's default prompt "passage: ", like the converted e5."""
+    import torch
+    from sentence_transformers import SentenceTransformer
+    from sentence_transformers.sentence_transformer.modules import Pooling, Transformer
+    from transformers import BertConfig, BertModel, BertTokenizerFast
+
+    d = tmp_path_factory.mktemp("tiny_fast_sbert")
+    bert = d / "bert"
+    bert.mkdir()
+    chars = sorted({ch for t in embed_texts + ["passage: "] for ch in t if not ch.isspace()})
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + chars
+    (bert / "vocab.txt").write_text("\n".join(vocab) + "\n", encoding="utf-8")
+    tok = BertTokenizerFast(str(bert / "vocab.txt"), do_lower_case=False, tokenize_chinese_chars=True,
+                            model_max_length=128)
+    tok.save_pretrained(bert)
+    torch.manual_seed(1)
+    cfg = BertConfig(vocab_size=len(vocab), hidden_size=TINY_HIDDEN, num_hidden_layers=2, num_attention_heads=2,
+                     intermediate_size=64, max_position_embeddings=160)
+    BertModel(cfg).eval().save_pretrained(bert)
+    model = SentenceTransformer(modules=[Transformer(str(bert), max_seq_length=128), Pooling(TINY_HIDDEN, "mean")],
+                                device="cpu", prompts={"passage": "passage: "}, default_prompt_name="passage")
+    model.save(str(d / "st"))
+    return d / "st"
