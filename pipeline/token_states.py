@@ -81,8 +81,8 @@ class TokenStates:
     """The token states of n sentences: rows on demand, from a mapped export or from memory.
 
     states(j) / spans(j)   one sentence's (n_j, dim) float16 states and (n_j, 2) spans
-    batch(idx)             (len(idx), longest, dim) float32 and a (len(idx), longest) bool mask;
-                           idx -1 gives an empty (all-padding) row
+    batch(idx)             the rows of sentences idx packed (no padding) as float32, the sentence
+                           of each row and the sentences' lengths; idx -1 has no rows
     """
 
     def __init__(self, states, spans, offsets: np.ndarray, path: Path | None = None):
@@ -139,21 +139,20 @@ class TokenStates:
         n = self.offsets[idx + 1] - self.offsets[idx]
         return np.where(idx >= 0, n, 0)
 
-    def batch(self, idx: np.ndarray, max_tokens: int = 0) -> tuple[np.ndarray, np.ndarray]:
-        """Padded float32 states of sentences `idx` (-1 = an empty row) and their mask;
-        `max_tokens` > 0 keeps each sentence's first max_tokens tokens."""
+    def batch(self, idx: np.ndarray, max_tokens: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The states of sentences `idx` (-1 = a sentence without tokens), packed without padding:
+        (states (total, dim) float32, sentence (total,) position in idx of each row, lengths
+        (len(idx),)); a sentence's rows are consecutive and in order. `max_tokens` > 0 keeps each
+        sentence's first max_tokens tokens. One gather of every row needed."""
         idx = np.asarray(idx, dtype=np.int64)
         n = self.lengths(idx)
         if max_tokens:
             n = np.minimum(n, max_tokens)
-        width = max(int(n.max()) if len(n) else 0, 1)
-        x = np.zeros((len(idx), width, self.dim), dtype=np.float32)
-        for r, (j, k) in enumerate(zip(idx, n)):
-            if k:
-                a = self.offsets[j]
-                x[r, :k] = self._states[a:a + k]
-        mask = np.arange(width)[None, :] < n[:, None]
-        return x, mask
+        total = int(n.sum())
+        within = np.arange(total) - np.repeat(np.cumsum(n) - n, n)       # position of each token in its sentence
+        rows = np.repeat(self.offsets[np.maximum(idx, 0)], n) + within   # its row in the states
+        x = self._states[rows].astype(np.float32) if total else np.zeros((0, self.dim), np.float32)
+        return x, np.repeat(np.arange(len(idx)), n), n
 
     def verify(self) -> bool:
         """Whether the mapped states still hash to the export's states_blake2b (reads them all)."""

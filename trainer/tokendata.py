@@ -1,9 +1,8 @@
 """A split's token states as the word-attention models read them (--sentence-pooling attention).
 
     TokenBank(states, features, device)
-        bank.tokens(sentences)   (U, T, token_dim) float32 and (U, T) mask on the device, read
-                                 from the memory-mapped export for these sentence indices only
-                                 (-1 = padding: an empty row)
+        bank.tokens(sentences)   the token states of these sentence indices only (-1 = padding: no
+                                 tokens), read from the memory-mapped export, packed without padding
         bank.features            (n + 1, k) float32 --features columns, last row zero (padding)
 
 A TokenBank stands where window models otherwise get the padded vector tensor (GapSet.vectors),
@@ -36,9 +35,12 @@ class TokenBank:
     def token_dim(self) -> int:
         return self.states.dim
 
-    def tokens(self, sentences: torch.Tensor, max_tokens: int = MAX_TOKENS) -> tuple[torch.Tensor, torch.Tensor]:
-        x, mask = self.states.batch(sentences.cpu().numpy(), max_tokens)
-        return torch.from_numpy(x).to(self.device), torch.from_numpy(mask).to(self.device)
+    def tokens(self, sentences: torch.Tensor, max_tokens: int = MAX_TOKENS) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(states (total, token_dim) float32, sentence (total,) long, lengths (U,) long) on the
+        device: the token rows of these sentences packed one sentence after another."""
+        x, seg, n = self.states.batch(sentences.cpu().numpy(), max_tokens)
+        return (torch.from_numpy(x).to(self.device), torch.from_numpy(seg).to(self.device),
+                torch.from_numpy(n).to(self.device))
 
     def to(self, device) -> "TokenBank":
         out = TokenBank.__new__(TokenBank)

@@ -29,14 +29,31 @@ class AttentionPooling(nn.Module):
         self.norm = Standardize(token_dim)
         self.score = nn.Sequential(nn.Linear(token_dim, hidden), nn.Tanh(), nn.Linear(hidden, heads))
 
-    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """x (U, T, token_dim), mask (U, T) -> vectors (U, heads * token_dim), weights (U, T, heads).
-        A row without tokens (padding) gets a zero vector and zero weights."""
-        x = self.norm(x)
-        s = self.score(x).masked_fill(~mask.unsqueeze(-1), float("-inf"))
-        w = torch.softmax(s, dim=1).nan_to_num(0.0)            # all -inf (an empty row) -> 0
-        v = torch.einsum("uth,utd->uhd", w, x)
-        return v.reshape(len(x), -1), w
+    def forward(self, x: torch.Tensor, seg: torch.Tensor, n: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Packed token states x (total, token_dim) of U sentences (seg: the sentence of each row,
+        n: (U,) lengths) -> vectors (U, heads * token_dim), weights (U, T, heads) and mask (U, T),
+        T the longest sentence. A sentence without tokens (padding) gets a zero vector.
+
+        Only the real tokens go through the scorer (no padding). The token states are standardised
+        (self.norm) without a standardised copy: the first scoring layer absorbs it,
+        W((x - m) / s) + b = (W / s) x + (b - (W / s) m), and as a sentence's weights sum to 1 the
+        weighted mean of standardised states is the standardised weighted mean."""
+        U = len(n)
+        T = max(int(n.max()) if U else 0, 1)
+        first, rest = self.score[0], self.score[1:]
+        w_in = first.weight / self.norm.std
+        b_in = first.bias - w_in @ self.norm.mean
+        s = rest(torch.nn.functional.linear(x, w_in, b_in))                   # (total, heads)
+        pos = torch.arange(len(x), device=x.device) - (torch.cumsum(n, 0) - n)[seg]
+        scores = s.new_full((U, T, self.heads), float("-inf"))
+        scores[seg, pos] = s
+        w = torch.softmax(scores, dim=1).nan_to_num(0.0)                       # an empty row: all -inf -> 0
+        wp = w[seg, pos]                                                        # (total, heads)
+        v = torch.stack([x.new_zeros(U, x.shape[1]).index_add(0, seg, x * wp[:, h:h + 1]) for h in range(self.heads)], 1)
+        has = (n > 0).to(v.dtype)[:, None, None]
+        v = (v - self.norm.mean) / self.norm.std * has                          # empty rows stay zero
+        mask = torch.arange(T, device=x.device)[None, :] < n[:, None]
+        return v.reshape(U, -1), w, mask
 
 
 class TokenPooled(nn.Module):
@@ -52,8 +69,7 @@ class TokenPooled(nn.Module):
     def sentence_vectors(self, bank, sentences: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(vectors (U, heads*token_dim + features), weights (U, T, heads), mask (U, T)) of sentence
         indices (-1 = padding) over a TokenBank."""
-        x, mask = bank.tokens(sentences, self.max_tokens)
-        v, w = self.pool(x, mask)
+        v, w, mask = self.pool(*bank.tokens(sentences, self.max_tokens))
         if self.features:
             v = torch.cat([v, bank.features[sentences]], dim=-1)
         return v, w, mask
@@ -72,8 +88,7 @@ class TokenPooled(nn.Module):
         n = len(bank)
         g = torch.Generator().manual_seed(0)
         rows = torch.randperm(n, generator=g)[:sample].sort().values.to(bank.device)
-        x, mask = bank.tokens(rows, self.max_tokens)
-        self.pool.norm.fit(x[mask])
+        self.pool.norm.fit(bank.tokens(rows, self.max_tokens)[0])
         v, _, _ = self.sentence_vectors(bank, rows)
         self.integrator.set_input_stats(v)
 
