@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import errno
 import os
-import sys
 from functools import wraps
 from pathlib import Path
 from typing import List, Optional

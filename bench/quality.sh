@@ -9,7 +9,7 @@
 #     ROOT    where datasets, the vector cache and runs go (default cache; the vector cache
 #             is ROOT/vectors, shared by both splits: the author split costs no encoding)
 #
-# Two trainings at a time (seg train uses one thread on a 2-core machine). A finished run is
+# Two trainings at a time (seg train uses one thread on a 2-core machine): each system on both splits. A finished run is
 # kept: re-running the script trains only what is missing. Selection of every setting (epoch,
 # threshold, decoder weight and bias) is on dev; test is scored once per repeat.
 set -euo pipefail
@@ -30,6 +30,9 @@ SYSTEMS=(
   "seq-transformer|--model seq --arch transformer"
   "seq-cues-viterbi|--model seq --features brackets,cues,tokens --decode viterbi"
   "seq-large-brackets|--model seq --hidden 256 --layers 2 --features brackets"
+  # word-level attention (issue 13): each sentence's vector pooled by learned attention over its
+  # token states (the converted e5, `seg embed --tokens`), then the same bilstm as the first row
+  "wordatt-bilstm-2x2-brackets|--encoder sbert-tokens --sentence-pooling attention --model bilstm --window 2:2 --features brackets"
 )
 
 train() {   # split name options...
@@ -41,26 +44,32 @@ train() {   # split name options...
     || { echo "FAILED $run (see $RUNS/.$run.log)"; return 1; }
 }
 
+E5=$ROOT/models/multilingual-e5-small
+[ -f "$E5/model.safetensors" ] || "$SEG" convert-e5 --output "$E5"
 for split in document author; do
   ds=$ROOT/datasets/aozora-$split
   [ -f "$ds/stats.json" ] || "$SEG" prep "$CORPUS" --output "$ds" --split 8:1:1 --seed 0 --split-by "$split"
   "$SEG" embed "$ds" --encoder e5 --cache "$ROOT/vectors"
+  # token states (~3.5 GB per split's export; the LMDB cache ROOT/tokens is shared by both splits)
+  "$SEG" embed "$ds" --encoder sbert --model "$E5" --tokens --cache "$ROOT/tokens"
+done
+
+# every (split, system) training, two at a time: one system on both splits side by side
+jobs=()
+for sys in "${SYSTEMS[@]}"; do
+  for split in document author; do jobs+=("$split|$sys"); done
+done
+for ((k = 0; k < ${#jobs[@]}; k += 2)); do
+  for j in "${jobs[@]:k:2}"; do
+    IFS='|' read -r split name opts <<< "$j"
+    # shellcheck disable=SC2086
+    train "$split" "$name" $opts &
+  done
+  wait
 done
 
 for split in document author; do
   runs=()
-  for ((k = 0; k < ${#SYSTEMS[@]}; k += 2)); do
-    IFS='|' read -r n1 o1 <<< "${SYSTEMS[k]}"
-    # shellcheck disable=SC2086
-    train "$split" "$n1" $o1 &
-    runs+=("$split-$n1")
-    if ((k + 1 < ${#SYSTEMS[@]})); then
-      IFS='|' read -r n2 o2 <<< "${SYSTEMS[k+1]}"
-      # shellcheck disable=SC2086
-      train "$split" "$n2" $o2 &
-      runs+=("$split-$n2")
-    fi
-    wait
-  done
+  for sys in "${SYSTEMS[@]}"; do runs+=("$split-${sys%%|*}"); done
   "$SEG" report "${runs[@]}" --runs "$RUNS" --split test --format md --output "$ROOT/report-$split" --force
 done

@@ -37,7 +37,7 @@ from .fingerprint import FileHashMemo, fingerprint
 from .fsutil import read_json, write_json_atomic
 from .progress import console, progress
 from .ray_engine import make_engine
-from .fsutil import os_error
+from .fsutil import atomic_file
 from .token_cache import TokenCache
 from .vector_cache import DTYPE, VectorCache
 
@@ -345,27 +345,16 @@ def export_h5(dataset: Path, name: str, split, cache: VectorCache, fp: str, data
     vecs, missing = cache.get_many(split.texts)
     if missing:
         raise SegError(f"{len(missing)} sentences of {split.name} are missing from cache {cache.path}; re-run `seg embed`")
-    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        with h5py.File(tmp, "w") as f:
-            # fletcher32: HDF5 checks every chunk on read, so a damaged export is detected
-            # (the reader then falls back to the checksummed cache)
-            rows = max(1, min(len(vecs), (1 << 20) // (4 * vecs.shape[1])))  # chunks of about 1 MiB
-            checked = {"fletcher32": True, "chunks": (rows, vecs.shape[1])} if vecs.size else {}
-            f.create_dataset("vectors", data=vecs.astype(np.float32, copy=False), **checked)
-            f.create_dataset("doc", data=np.array(split.docs, dtype=object), dtype=h5py.string_dtype())
-            f.create_dataset("i", data=np.asarray(split.index, dtype=np.int32))
-            f.attrs["fingerprint"] = fp
-            f.attrs["dataset_fingerprint"] = dataset_fp
-            f.attrs["name"] = name
-            f.attrs["split"] = split.name
-        os.replace(tmp, out)
-    except OSError as e:
-        raise os_error(out, e, "write the h5 export") from None
-    finally:
-        try:
-            tmp.unlink()
-        except OSError:
-            pass
+    with atomic_file(out, "write the h5 export") as tmp, h5py.File(tmp, "w") as f:
+        # fletcher32: HDF5 checks every chunk on read, so a damaged export is detected
+        # (the reader then falls back to the checksummed cache)
+        rows = max(1, min(len(vecs), (1 << 20) // (4 * vecs.shape[1])))  # chunks of about 1 MiB
+        checked = {"fletcher32": True, "chunks": (rows, vecs.shape[1])} if vecs.size else {}
+        f.create_dataset("vectors", data=vecs.astype(np.float32, copy=False), **checked)
+        f.create_dataset("doc", data=np.array(split.docs, dtype=object), dtype=h5py.string_dtype())
+        f.create_dataset("i", data=np.asarray(split.index, dtype=np.int32))
+        f.attrs["fingerprint"] = fp
+        f.attrs["dataset_fingerprint"] = dataset_fp
+        f.attrs["name"] = name
+        f.attrs["split"] = split.name
     return out

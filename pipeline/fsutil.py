@@ -61,6 +61,26 @@ def write_text_atomic(path: Path, text: str) -> None:
         raise
 
 
+@contextmanager
+def atomic_file(path: Path, what: str) -> Iterator[Path]:
+    """Yield a temporary sibling of `path` to write; it is renamed to `path` when the block
+    succeeds and removed when it fails. An OSError becomes the one-line error of `os_error`
+    (`what`: "write the h5 export")."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        yield tmp
+        os.replace(tmp, path)
+    except OSError as e:
+        raise os_error(path, e, what) from None
+    finally:
+        try:
+            tmp.unlink()
+        except OSError:
+            pass
+
+
 def write_json_atomic(path: Path, obj: Any) -> None:
     write_text_atomic(path, json.dumps(obj, ensure_ascii=False, indent=2) + "\n")
 

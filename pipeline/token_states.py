@@ -16,13 +16,12 @@ split's token states in memory (bench/bench_tokens.py measures the peak as the d
 from __future__ import annotations
 
 import hashlib
-import os
 from pathlib import Path
 
 import numpy as np
 
 from .errors import SegError
-from .fsutil import os_error
+from .fsutil import atomic_file
 
 BLOCK = 2048   # sentences per read/write block of the export
 
@@ -46,34 +45,23 @@ def export_token_h5(out: Path, split, cache, fp: str, dataset_fp: str, name: str
         lengths[j] = len(states)
     offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
     total = int(offsets[-1])
-    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
     digest = hashlib.blake2b(digest_size=16)
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        with h5py.File(tmp, "w") as f:
-            ds = f.create_dataset("states", shape=(total, dim), dtype=np.float16)   # contiguous
-            sp = f.create_dataset("spans", shape=(total, 2), dtype=np.int32)
-            f.create_dataset("offsets", data=offsets)
-            f.create_dataset("doc", data=np.array(split.docs, dtype=object), dtype=h5py.string_dtype())
-            f.create_dataset("i", data=np.asarray(split.index, dtype=np.int32))
-            for a in range(0, n, BLOCK):                          # pass 2: the states, a block at a time
-                b = min(a + BLOCK, n)
-                items = list(cache.read(split.texts[a:b]))
-                if offsets[b] > offsets[a]:
-                    block = np.concatenate([s for s, _ in items])
-                    ds[offsets[a]:offsets[b]] = block
-                    sp[offsets[a]:offsets[b]] = np.concatenate([s for _, s in items])
-                    digest.update(block.tobytes())
-            f.attrs.update({"fingerprint": fp, "dataset_fingerprint": dataset_fp, "name": name, "split": split.name,
-                            "tokens": True, "states_blake2b": digest.hexdigest()})
-        os.replace(tmp, out)
-    except OSError as e:
-        raise os_error(out, e, "write the token-state export") from None
-    finally:
-        try:
-            tmp.unlink()
-        except OSError:
-            pass
+    with atomic_file(out, "write the token-state export") as tmp, h5py.File(tmp, "w") as f:
+        ds = f.create_dataset("states", shape=(total, dim), dtype=np.float16)   # contiguous
+        sp = f.create_dataset("spans", shape=(total, 2), dtype=np.int32)
+        f.create_dataset("offsets", data=offsets)
+        f.create_dataset("doc", data=np.array(split.docs, dtype=object), dtype=h5py.string_dtype())
+        f.create_dataset("i", data=np.asarray(split.index, dtype=np.int32))
+        for a in range(0, n, BLOCK):                          # pass 2: the states, a block at a time
+            b = min(a + BLOCK, n)
+            items = list(cache.read(split.texts[a:b]))
+            if offsets[b] > offsets[a]:
+                block = np.concatenate([s for s, _ in items])
+                ds[offsets[a]:offsets[b]] = block
+                sp[offsets[a]:offsets[b]] = np.concatenate([s for _, s in items])
+                digest.update(block.tobytes())
+        f.attrs.update({"fingerprint": fp, "dataset_fingerprint": dataset_fp, "name": name, "split": split.name,
+                        "tokens": True, "states_blake2b": digest.hexdigest()})
     return out
 
 

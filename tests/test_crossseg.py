@@ -26,6 +26,7 @@ from trainer.crossdata import PairTemplate, fit_pair, load_tokenizer, make_cross
 from trainer.data import load_texts
 from trainer.metrics import METRICS
 from trainer.run import load_run
+from tests.reproduce import segment_reproduces_test
 from trainer.segment import SegmentConfig, segment
 from trainer.train import fit
 
@@ -120,25 +121,7 @@ def test_run_records_the_base_model_and_reloads_with_weights_only(cross_run, tin
 
 
 def test_segment_evaluate_on_raw_test_files_reproduces_the_test_metrics(cross_run):
-    ds, run_dir = cross_run["dataset"], cross_run["run"]
-    test = load_split(ds, "test")
-    sources = {d["doc"]: d["source"] for d in load_documents(ds)}
-    files = [sources[d] for d, _, _ in test.doc_ranges()]
-    run = load_run(run_dir)
-    best = run.repeats[run.best_repeat]
-    res = runner.invoke(app, ["segment", *files, "--run", str(run_dir), "--evaluate", "--format", "jsonl"])
-    assert res.exit_code == 0, res.output
-    out = segment(SegmentConfig(inputs=files, run=str(run_dir), evaluate=True, format="jsonl"),
-                  stdout=open("/dev/null", "w"))
-    assert out.threshold == pytest.approx(best["threshold"])
-    for k in METRICS:
-        assert out.metrics["overall"][k] == pytest.approx(best["test"][k], abs=1e-9), k
-    rows = [json.loads(line) for line in res.stdout.splitlines()]
-    tp = run.predictions("test")
-    pred = {(d, int(i)): float(p[run.best_repeat]) for d, i, p in zip(tp.docs, tp.index, tp.probs)}
-    got = {(r["doc"], r["i"]): r["prob"] for r in rows if r["i"] > 0}
-    assert len(got) == len(pred) > 50
-    assert max(abs(got[k] - pred[k]) for k in pred) < 2e-6
+    segment_reproduces_test(cross_run["dataset"], cross_run["run"])
 
 
 def test_report_tables_the_run(cross_run):

@@ -13,7 +13,6 @@ from typer.testing import CliRunner
 
 from cli import app
 from pipeline.aozora import parse_aozora
-from pipeline.dataset import load_split
 from pipeline.documents import load_document, parse_text
 from pipeline.prep import DEMO_CORPUS
 from tests.fixtures_prep import SHARED_CORPUS

@@ -319,7 +319,7 @@ def test_half_written_and_old_runs_get_a_note_not_a_crash(runs_dir, tmp_path):
     old.mkdir()
     (old / "config.json").write_text(json.dumps({"model": "bilstm", "window": 2}))
     (old / "metrics.json").write_text(json.dumps({"f1": 0.5, "precision": 0.4}))
-    nopred = make_run(runs_dir, "nopred", {s: split_docs(Path(json.loads((runs_dir / "pool-w1" / "config.json").read_text())["dataset"]), s)
+    make_run(runs_dir, "nopred", {s: split_docs(Path(json.loads((runs_dir / "pool-w1" / "config.json").read_text())["dataset"]), s)
                                            for s in ("dev", "test")}, [1.0], seed=9, write_preds=False)
 
     names = ["half", "running", "old", "nopred", "pool-w1"]

@@ -4,7 +4,6 @@ and destinations, --evaluate, and the user-facing errors."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest

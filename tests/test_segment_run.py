@@ -19,16 +19,17 @@ import pytest
 from typer.testing import CliRunner
 
 from cli import app
-from pipeline.dataset import load_documents, load_split
+from pipeline.dataset import load_documents
 from pipeline.documents import load_document
 from pipeline.embed import EmbedConfig, embed
 from pipeline.prep import DEMO_CORPUS
 from pipeline.vector_cache import VectorCache
 from trainer.config import TrainConfig
-from trainer.metrics import METRICS, best_threshold, segmentation_metrics
+from trainer.metrics import best_threshold, segmentation_metrics
 from trainer.run import load_run
 from trainer.segment import SegmentConfig, segment
 from trainer.train import train
+from tests.reproduce import segment_reproduces_test
 
 runner = CliRunner()
 MELOS = DEMO_CORPUS / "000035_1567_ruby_4948.txt"    # 走れメロス: not in small_dataset, so new text
@@ -68,33 +69,12 @@ def test_fixture_run_is_usable(trained):
 @pytest.mark.parametrize("which", ["run", "featured", "seq-viterbi", "seq-crf"])
 def test_evaluate_on_raw_test_files_reproduces_seg_train_test_metrics(trained, which):
     """The lead's check: segment the raw source files of the run's test documents with --evaluate."""
-    ds, run_dir = trained["dataset"], trained[which]
-    test = load_split(ds, "test")
-    sources = {d["doc"]: d["source"] for d in load_documents(ds)}
-    files = [sources[d] for d, _, _ in test.doc_ranges()]
-    run = load_run(run_dir)
+    run = load_run(trained[which])
     best = run.repeats[run.best_repeat]
     if which == "seq-viterbi":
         assert best["decoder"]["weight"] == 1.0 and run.length_prior is not None
-
-    res = runner.invoke(app, ["segment", *files, "--run", run_dir.name, "--runs-dir", str(run_dir.parent),
-                              "--evaluate", "--format", "jsonl"])
-    assert res.exit_code == 0, res.output
+    res, _, _ = segment_reproduces_test(trained["dataset"], trained[which], "--runs-dir", str(trained[which].parent))
     assert f"repeat {best['repeat']}" in res.stderr and "F1" in res.stderr
-    out = segment(SegmentConfig(inputs=files, run=str(run_dir), evaluate=True, format="jsonl"), stdout=open("/dev/null", "w"))
-    assert out.threshold == pytest.approx(best["threshold"])
-    for k in METRICS:
-        assert out.metrics["overall"][k] == pytest.approx(best["test"][k], abs=1e-9), k
-    # the printed table rounds the same figures
-    assert f"{best['test']['f1']:.3f}" in res.stderr and f"{best['test']['pk']:.3f}" in res.stderr
-
-    # probabilities are the ones seg train wrote for those gaps (rounded to 6 digits there)
-    rows = [json.loads(l) for l in res.stdout.splitlines()]
-    tp = run.predictions("test")
-    pred = {(d, int(i)): float(p[run.best_repeat]) for d, i, p in zip(tp.docs, tp.index, tp.probs)}
-    got = {(r["doc"], r["i"]): r["prob"] for r in rows if r["i"] > 0}
-    assert len(got) == len(pred) > 50
-    assert max(abs(got[k] - pred[k]) for k in pred) < 2e-6
 
 
 def test_ensemble_averages_all_repeats_with_a_threshold_tuned_on_mean_dev_probabilities(trained):

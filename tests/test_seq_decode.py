@@ -5,8 +5,6 @@ learn patterns a per-gap window model cannot, and dev-only selection of every se
 from __future__ import annotations
 
 import itertools
-from dataclasses import replace
-from types import SimpleNamespace
 
 import numpy as np
 import pytest

@@ -9,7 +9,6 @@ through segment (--evaluate reproduces seg train, jsonl carries the weights) and
 
 from __future__ import annotations
 
-import json
 import shutil
 import tracemalloc
 
@@ -18,15 +17,14 @@ import pytest
 from typer.testing import CliRunner
 
 from cli import app
-from pipeline.dataset import load_documents, load_split
+from pipeline.dataset import load_split
 from pipeline.embed import EmbedConfig, embed
 from pipeline.token_cache import TokenCache
 from pipeline.token_states import TokenStates, export_token_h5
 from trainer.config import TrainConfig
 from trainer.data import SplitData
-from trainer.metrics import METRICS
-from trainer.run import load_run
 from trainer.train import fit, train
+from tests.reproduce import segment_reproduces_test
 
 runner = CliRunner()
 
@@ -178,20 +176,7 @@ def test_word_attention_learns_to_look_at_the_deciding_token():
 
 
 def test_segment_evaluate_reproduces_training_and_jsonl_carries_the_weights(token_run):
-    ds, run_dir = token_run["dataset"], token_run["run"]
-    test = load_split(ds, "test")
-    sources = {d["doc"]: d["source"] for d in load_documents(ds)}
-    files = [sources[d] for d, _, _ in test.doc_ranges()]
-    run = load_run(run_dir)
-    best = run.repeats[run.best_repeat]
-    res = runner.invoke(app, ["segment", *files, "--run", str(run_dir), "--evaluate", "--format", "jsonl"])
-    assert res.exit_code == 0, res.output
-    assert f"{best['test']['f1']:.3f}" in res.stderr and f"{best['test']['pk']:.3f}" in res.stderr
-    rows = [json.loads(line) for line in res.stdout.splitlines()]
-    tp = run.predictions("test")
-    pred = {(d, int(i)): float(p[run.best_repeat]) for d, i, p in zip(tp.docs, tp.index, tp.probs)}
-    got = {(r["doc"], r["i"]): r["prob"] for r in rows if r["i"] > 0}
-    assert len(got) == len(pred) > 50 and max(abs(got[k] - pred[k]) for k in pred) < 2e-6
+    _, rows, _ = segment_reproduces_test(token_run["dataset"], token_run["run"])
     for r in rows[:40]:
         toks = r["attention"]
         assert "".join(t for t, _ in toks) == r["text"].replace(" ", "").replace("\u3000", "")

@@ -61,7 +61,7 @@ from rich.table import Table
 
 from pipeline.documents import FORMATS, Document, expand_input, join_paragraphs, load_document, parse_text, print_warnings
 from pipeline.errors import SegError
-from pipeline.fsutil import read_json, write_text_atomic
+from pipeline.fsutil import write_text_atomic
 from pipeline.progress import console, progress, quiet
 from pipeline.ray_engine import check_engine, make_engine
 from pipeline.reader import decode

@@ -131,7 +131,7 @@ class Wiki2VecEncoder(Encoder):
         """SIF-weighted average word vectors (before the component removal)."""
         self.load()
         out = np.zeros((len(texts), self.dim), np.float32)
-        idx, get, freq, total = self._index, self._index.get, self.freq, self._total
+        get, freq, total = self._index.get, self.freq, self._total
         for r, t in enumerate(texts):
             rows, weights = [], []
             for w in self.words(t):

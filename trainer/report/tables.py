@@ -7,7 +7,6 @@ writers and `rich_table` only format them.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Optional
 
 from rich.table import Table as RichTable
