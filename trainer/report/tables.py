@@ -43,15 +43,27 @@ class Table:
 
 
 # settings that only mean something for some models or losses (blank elsewhere)
-APPLIES = {"memory_size": ("model", {"attmem"}), "heads": ("model", {"transformer", "attmem"}),
-           "pooling": ("model", {"transformer", "pool"}), "gamma": ("loss", {"focal"}), "alpha": ("loss", {"focal"}),
-           "beta": ("loss", {"balanced"})}
+_WINDOW = {"pool", "bilstm", "transformer", "attmem"}
+# options shown only for the runs they act on (the settings line of each run, the table columns)
+APPLIES = {
+    "memory_size": lambda t: t.get("model") == "attmem",
+    "heads": lambda t: t.get("model") in ("transformer", "attmem") or t.get("sentence_pooling") == "attention"
+    or (t.get("model") == "seq" and t.get("arch") == "transformer"),
+    "pooling": lambda t: t.get("model") in ("transformer", "pool", "crossseg"),
+    "gamma": lambda t: t.get("loss") == "focal", "alpha": lambda t: t.get("loss") == "focal",
+    "beta": lambda t: t.get("loss") == "balanced",
+    "window": lambda t: t.get("model") != "seq",
+    "arch": lambda t: t.get("model") == "seq", "chunk": lambda t: t.get("model") == "seq",
+    "sentence_pooling": lambda t: t.get("model") in _WINDOW,
+    **{k: (lambda t: t.get("model") == "crossseg")
+       for k in ("encoder_model", "encoder_lr", "warmup", "accumulate", "max_length")},
+}
 
 
 def run_settings(run: Run) -> dict[str, str]:
     t = run.train
     s = {k: _fmt_setting(v) for k, v in t.items() if not isinstance(v, (dict, list))
-         and (k not in APPLIES or t.get(APPLIES[k][0]) in APPLIES[k][1])}
+         and (k not in APPLIES or APPLIES[k](t))}
     s.setdefault("features", "none")       # runs from before --features had none
     s["encoder"] = run.encoder
     s["model"] = run.model_kind
