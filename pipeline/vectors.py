@@ -128,6 +128,9 @@ class TextEncoder:
         self.cache_dir = Path(cache_dir or manifest["cache"])
         self.dim = int(manifest["dim"])
         self.tokens = bool(manifest.get("tokens"))   # a --tokens embedding: calls return TokenStates
+        if self.tokens and engine is not None:
+            raise SegError(f"--engine ray encodes sentence vectors; embedding {manifest.get('name')!r} holds token states "
+                           f"(a word-attention run), which are encoded in this process: leave out --engine ray")
         self.show_progress = show_progress
         self._opened = False
         self.cache: VectorCache | None = None
