@@ -183,7 +183,30 @@ def test_segment_evaluate_reproduces_training_and_jsonl_carries_the_weights(toke
         assert sum(w for _, w in toks) == pytest.approx(1.0, abs=0.01 * len(toks) / 2 + 1e-3)
 
 
-def test_report_draws_the_word_attention_of_three_gaps(token_run):
+def test_the_run_stores_the_test_attention_of_its_best_repeat(token_run):
+    from trainer.run import load_run
+    from trainer.tokendata import TokenBank
+
+    run = load_run(token_run["run"])
+    k = run.best_repeat
+    with np.load(token_run["run"] / "attention-test.npz") as z:
+        offsets, weights, spans, rep = z["offsets"], z["weights"], z["spans"], int(z["repeat"])
+    assert rep == run.repeats[k]["repeat"]
+    test = load_split(token_run["dataset"], "test")
+    states = TokenStates.open(token_run["dataset"] / "embeddings" / "sbert-tokens" / "test.h5")
+    assert len(offsets) == len(test) + 1 and weights.shape == (offsets[-1], 2)
+    bank = TokenBank(states, np.zeros((len(test), 4), np.float32))
+    model = run.build_model(k)
+    for j, w in zip((0, 5, len(test) - 1), model.token_weights(bank, [0, 5, len(test) - 1])):
+        np.testing.assert_allclose(weights[offsets[j]:offsets[j + 1]].astype(np.float32), w, atol=1e-3)
+        assert np.array_equal(spans[offsets[j]:offsets[j + 1]], states.spans(j)[:len(w)])
+
+
+def test_report_draws_the_word_attention_of_three_gaps(token_run, monkeypatch):
+    def gone(*a, **k):
+        raise AssertionError("the report must draw the test split's attention from the run itself")
+
+    monkeypatch.setattr("pipeline.vectors.load_split_tokens", gone)
     out = token_run["root"] / "report"
     res = runner.invoke(app, ["report", str(token_run["run"]), "--output", str(out), "--format", "md"])
     assert res.exit_code == 0, res.output

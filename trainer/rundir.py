@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from pipeline.errors import SegError
-from pipeline.fsutil import naming, write_text_atomic
+from pipeline.fsutil import atomic_file, naming, write_text_atomic
 
 from .results import FitResult, RepeatResult
 from .windows import parse_window
@@ -140,6 +140,8 @@ class PartialRun:
             write_predictions(self.path / f"predictions-{s}.jsonl", result.sets[s], [r.probs[s] for r in result.repeats],
                               [result.breaks(r, s) for r in result.repeats])
         write_text_atomic(self.path / "metrics.json", json.dumps(result.metrics(), ensure_ascii=False, indent=2) + "\n")
+        if result.spec.get("sentence_pooling"):
+            write_token_attention(self.path / "attention-test.npz", result)
         for f in self.path.glob("repeat-*.json"):
             f.unlink()
         final = self.output / self.name
@@ -181,3 +183,27 @@ def write_predictions(path: Path, gs, probs: list[np.ndarray], breaks: list[np.n
                "prob": [float(p[g]) for p in probs], "break": [int(b[g]) for b in breaks]}
         lines.append(json.dumps(rec, ensure_ascii=False) + "\n")
     write_text_atomic(path, "".join(lines))
+
+
+def write_token_attention(path: Path, result: FitResult) -> None:
+    """--sentence-pooling attention runs: the word-attention weights of every test sentence under
+    the best repeat (by dev F1, first on ties, as Run.best_repeat), so that the run itself holds
+    them (seg report draws them without the dataset's token states):
+        offsets (n+1,) int64   the tokens of test sentence j are rows offsets[j] .. offsets[j+1]-1
+        weights (T, heads) float16, spans (T, 2) int32 (characters of the sentence per token)"""
+    from .models import from_spec
+
+    k = max(range(len(result.repeats)), key=lambda j: (float(result.repeats[j].dev["f1"]), -j))
+    model = from_spec(result.spec)
+    model.load_state_dict(result.repeats[k].state_dict)
+    bank = result.sets["test"].vectors.to("cpu")
+    n = len(bank)
+    weights = model.eval().token_weights(bank, np.arange(n))
+    lengths = np.array([len(w) for w in weights], dtype=np.int64)
+    spans = [bank.states.spans(j)[:len(w)] for j, w in enumerate(weights)]
+    with atomic_file(path, "write the run's attention weights") as tmp:
+        with open(tmp, "wb") as f:
+            np.savez(f, offsets=np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64),
+                     weights=np.concatenate(weights).astype(np.float16) if n else np.zeros((0, 1), np.float16),
+                     spans=np.concatenate(spans).astype(np.int32) if n else np.zeros((0, 2), np.int32),
+                     repeat=np.int64(result.repeats[k].repeat))

@@ -122,11 +122,16 @@ def attention_blocks(run: Run, split: str, path: Path) -> list[Block]:
 def word_attention_blocks(run: Run, trained, model, s, preds, picks, k: int, path: Path) -> list[Block]:
     """--sentence-pooling attention runs: the weight of every token of the window's sentences
     (mean over the word-attention heads) for the chosen gaps, as shaded text and a PNG."""
-    from pipeline.vectors import load_split_tokens
-
     left, right = trained.window
-    bank = trained.inputs(load_split_tokens(run.dataset, str(run.train.get("encoder", run.encoder)), s.name),
-                          s.texts, s.doc_ranges())
+    weights_of = stored_attention(run, s.name, run.repeats[k].get("repeat", k), len(s))
+    if weights_of is None:      # not stored with the run (another split): computed from the token states
+        from pipeline.vectors import load_split_tokens
+
+        bank = trained.inputs(load_split_tokens(run.dataset, str(run.train.get("encoder", run.encoder)), s.name),
+                              s.texts, s.doc_ranges())
+
+        def weights_of(positions):
+            return [(w, bank.states.spans(p)[:len(w)]) for p, w in zip(positions, model.token_weights(bank, positions))]
     ranges = {d: (a, b) for d, a, b in s.doc_ranges()}
     wl = window_labels(left, right)
     names = dict(KINDS)
@@ -136,10 +141,8 @@ def word_attention_blocks(run: Run, trained, model, s, preds, picks, k: int, pat
         doc, i = preds.docs[row], int(preds.index[row])
         a, b = ranges[doc]
         pos = [(wl[j], a + i - left + j) for j in range(left + right) if a <= a + i - left + j < b]
-        weights = model.token_weights(bank, [p for _, p in pos])
         rows = []
-        for (label, p), w in zip(pos, weights):
-            spans = bank.states.spans(p)[:len(w)]
+        for (label, p), (w, spans) in zip(pos, weights_of([p for _, p in pos])):
             rel = w.mean(1) * len(w)     # relative to a uniform weight over the sentence's tokens (1 = uniform)
             rows.append((label, int(s.labels[p]), [(s.texts[p][x:y], float(v)) for (x, y), v in zip(spans, rel)]))
         title = (f"{names[kind]} ({doc}, sentence {i}, p={preds.probs[row, k]:.2f}, "
@@ -155,3 +158,23 @@ def word_attention_blocks(run: Run, trained, model, s, preds, picks, k: int, pat
     if img is not None:
         head.append(Image(img, "Word attention over the window's sentences (the line marks the gap)."))
     return head + blocks
+
+
+def stored_attention(run: Run, split: str, repeat: int, n: int):
+    """The word-attention weights the run stored for `split` (attention-<split>.npz, written by
+    seg train for the best repeat) as a function positions -> [(weights, spans)], or None when
+    the run holds none for this split and repeat (or they do not fit the split's n sentences)."""
+    f = run.path / f"attention-{split}.npz"
+    if not f.is_file():
+        return None
+    try:
+        with np.load(f, allow_pickle=False) as z:
+            offsets, weights, spans, rep = z["offsets"], z["weights"], z["spans"], int(z["repeat"])
+    except (OSError, ValueError, KeyError):
+        run.note(f"{f.name} is unreadable; the attention is computed from the token states instead")
+        return None
+    if rep != repeat or len(offsets) != n + 1:
+        return None
+    return lambda positions: [(weights[offsets[p]:offsets[p + 1]].astype(np.float32), spans[offsets[p]:offsets[p + 1]])
+                              for p in positions]
+
