@@ -39,7 +39,10 @@ def token_run(small_dataset, tiny_fast_sbert, tmp_path_factory) -> dict:
     run_dir = train(TrainConfig(dataset=str(ds), encoder="sbert-tokens", model="bilstm", sentence_pooling="attention",
                                 features="brackets", heads=2, hidden=16, epochs=3, repeats=2, seed=1,
                                 name="wordatt", output=str(root / "runs")), root)
-    return {"root": root, "dataset": ds, "manifest": manifest, "run": run_dir, "model": tiny_fast_sbert}
+    seq_dir = train(TrainConfig(dataset=str(ds), encoder="sbert-tokens", model="seq", sentence_pooling="attention",
+                                heads=2, hidden=16, chunk=16, decode="crf", epochs=2, repeats=2, seed=1,
+                                name="wordatt-seq", output=str(root / "runs")), root)
+    return {"root": root, "dataset": ds, "manifest": manifest, "run": run_dir, "seq": seq_dir, "model": tiny_fast_sbert}
 
 
 def test_stored_token_states_are_the_models_own_rows_of_the_sentence(token_run):
@@ -202,6 +205,16 @@ def test_the_run_stores_the_test_attention_of_its_best_repeat(token_run):
         assert np.array_equal(spans[offsets[j]:offsets[j + 1]], states.spans(j)[:len(w)])
 
 
+def test_seq_over_word_attention_reproduces_its_test_metrics_in_segment(token_run):
+    """--model seq with --sentence-pooling attention (and a CRF): whole chunks of attention-pooled sentences."""
+    _, rows, _ = segment_reproduces_test(token_run["dataset"], token_run["seq"])
+    assert all("attention" in r for r in rows)
+    out = token_run["root"] / "report-seq"
+    res = runner.invoke(app, ["report", str(token_run["seq"]), "--output", str(out), "--format", "md"])
+    assert res.exit_code == 0, res.output
+    assert (out / "report.md").read_text(encoding="utf-8").count("the three most attended tokens") >= 2
+
+
 def test_report_draws_the_word_attention_of_three_gaps(token_run, monkeypatch):
     def gone(*a, **k):
         raise AssertionError("the report must draw the test split's attention from the run itself")
@@ -218,8 +231,8 @@ def test_report_draws_the_word_attention_of_three_gaps(token_run, monkeypatch):
 @pytest.mark.parametrize("args, needle", [
     (["embed", "{ds}", "--encoder", "e5", "--tokens"], "--tokens: --encoder e5 gives sentence vectors only"),
     (["train", "{ds}", "--encoder", "sbert-tokens", "--model", "pool"], "add --sentence-pooling attention"),
-    (["train", "{ds}", "--encoder", "sbert-tokens", "--model", "seq", "--sentence-pooling", "attention"],
-     "applies to the window models"),
+    (["train", "{ds}", "--encoder", "sbert-tokens", "--model", "crossseg", "--sentence-pooling", "attention"],
+     "and seq, not --model crossseg"),
 ])
 def test_wrong_combinations_are_one_line_errors(token_run, args, needle):
     res = runner.invoke(app, [a.replace("{ds}", str(token_run["dataset"])) for a in args] +

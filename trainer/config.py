@@ -52,7 +52,7 @@ class TrainConfig:
     layers: int = 1                  # BiLSTM layers, transformer layers, attention hops, pool MLP layers
     heads: int = 4                   # attention heads (transformer, attmem)
     memory_size: int = 0             # attmem: learned memory slots (0 = none)
-    sentence_pooling: str = "mean"   # window models: mean (the cached sentence vectors) | attention (learned word attention over a --tokens embedding)
+    sentence_pooling: str = "mean"   # window models and seq: mean (the cached sentence vectors) | attention (learned word attention over a --tokens embedding)
     pooling: str = "auto"            # transformer: cls|sep|mean (auto = cls); pool: mean|max (auto = mean); crossseg: cls|mean (auto = cls)
     encoder_model: str | None = None # crossseg: transformers encoder to fine-tune (local folder or hub name in the local HF cache)
     encoder_lr: float = 2e-5         # crossseg: AdamW learning rate of the encoder (--lr is the head's)

@@ -28,7 +28,11 @@ def _seq_predict(model, vectors, ranges, device) -> np.ndarray:
 
     spans = _spans(ranges)
     n = len(vectors)
-    split = SimpleNamespace(spans=spans, vectors=np.asarray(vectors, dtype=np.float32), labels=np.zeros(n, dtype=np.int64))
+    if isinstance(vectors, TokenBank):         # token states: the --features columns ride along
+        split = SimpleNamespace(spans=spans, vectors=vectors.features[:-1].cpu().numpy(), tokens=vectors.states,
+                                labels=np.zeros(n, dtype=np.int64))
+    else:
+        split = SimpleNamespace(spans=spans, vectors=np.asarray(vectors, dtype=np.float32), labels=np.zeros(n, dtype=np.int64))
     return seq_probs(model, make_chunkset(split, model.chunk, device))
 
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from .tokendata import TokenBank
 from .windows import gap_windows, padded
 
 
@@ -136,7 +137,8 @@ def make_chunkset(split, chunk: int, device: torch.device) -> ChunkSet:
     sentence = gap_windows(split.spans, 1, 1).sentence
     return ChunkSet(
         split=split, sentence=sentence,
-        vectors=padded(torch.from_numpy(np.asarray(split.vectors, dtype=np.float32))).to(device),
+        vectors=(TokenBank(split.tokens, split.vectors, device) if getattr(split, "tokens", None) is not None
+                 else padded(torch.from_numpy(np.asarray(split.vectors, dtype=np.float32))).to(device)),
         index=torch.from_numpy(ch.index).to(device),
         gap_pos=torch.from_numpy(ch.gap_pos).to(device),
         keep=torch.from_numpy(ch.keep).to(device),
@@ -152,6 +154,8 @@ def chunk_logits(model, cs: ChunkSet, rows: torch.Tensor, index: torch.Tensor | 
     index = cs.index if index is None else index
     gap_pos = cs.gap_pos if gap_pos is None else gap_pos
     idx = index[rows]
+    if isinstance(cs.vectors, TokenBank):      # --sentence-pooling attention: sentence vectors pooled per batch
+        return model.forward_chunks(cs.vectors, idx), gap_pos[rows] >= 0
     z = model(cs.vectors[idx], idx >= 0)
     return z, gap_pos[rows] >= 0
 

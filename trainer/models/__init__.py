@@ -53,9 +53,9 @@ def model_spec(cfg, dim: int, token_dim: int | None = None) -> dict:
     if pooled not in SENTENCE_POOLINGS:
         raise SegError(f"--sentence-pooling {pooled!r}: use one of {', '.join(SENTENCE_POOLINGS)}")
     if pooled == "attention":
-        if cfg.model not in WINDOW_MODELS:
-            raise SegError(f"--sentence-pooling attention applies to the window models ({', '.join(WINDOW_MODELS)}), "
-                           f"not --model {cfg.model}")
+        if cfg.model not in WINDOW_MODELS + ("seq",):
+            raise SegError(f"--sentence-pooling attention applies to the window models ({', '.join(WINDOW_MODELS)}) "
+                           f"and seq, not --model {cfg.model}")
         if cfg.heads < 1:
             raise SegError(f"--heads {cfg.heads}: give at least 1")
         td = token_dim or 1

@@ -74,6 +74,21 @@ class TokenPooled(nn.Module):
             v = torch.cat([v, bank.features[sentences]], dim=-1)
         return v, w, mask
 
+    @property
+    def chunk(self):
+        """--model seq: sentences per chunk (None for window integrators), as predict expects."""
+        return getattr(self.integrator, "chunk", None)
+
+    @property
+    def crf(self):
+        return getattr(self.integrator, "crf", None)
+
+    def forward_chunks(self, bank, index: torch.Tensor) -> torch.Tensor:
+        """--model seq: chunks of sentence indices (B, T), -1 = padding -> the seq model's logits."""
+        uniq, inverse = torch.unique(index, return_inverse=True)
+        v, _, _ = self.sentence_vectors(bank, uniq)
+        return self.integrator(v[inverse], index >= 0)
+
     def forward_indexed(self, bank, index: torch.Tensor, return_attention: bool = False):
         uniq, inverse = torch.unique(index, return_inverse=True)
         v, _, _ = self.sentence_vectors(bank, uniq)

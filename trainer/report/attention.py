@@ -60,7 +60,7 @@ def attention_blocks(run: Run, split: str, path: Path) -> list[Block]:
 
     trained = load_run(run.path)
     model = trained.build_model(k)
-    left, right = trained.window
+    left, right = trained.window or (2, 2)     # seq runs have no window: show 2 sentences each side
     s = load_split(run.dataset, split)
     if trained.spec.get("sentence_pooling"):
         return word_attention_blocks(run, trained, model, s, preds, picks, k, path)
@@ -122,7 +122,7 @@ def attention_blocks(run: Run, split: str, path: Path) -> list[Block]:
 def word_attention_blocks(run: Run, trained, model, s, preds, picks, k: int, path: Path) -> list[Block]:
     """--sentence-pooling attention runs: the weight of every token of the window's sentences
     (mean over the word-attention heads) for the chosen gaps, as shaded text and a PNG."""
-    left, right = trained.window
+    left, right = trained.window or (2, 2)
     weights_of = stored_attention(run, s.name, run.repeats[k].get("repeat", k), len(s))
     if weights_of is None:      # not stored with the run (another split): computed from the token states
         from pipeline.vectors import load_split_tokens

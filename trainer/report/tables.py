@@ -55,7 +55,7 @@ APPLIES = {
     "window": lambda t: t.get("model") != "seq",
     "arch": lambda t: t.get("model") == "seq", "chunk": lambda t: t.get("model") == "seq",
     # shown when they differ from what every run did before they existed
-    "sentence_pooling": lambda t: t.get("model") in _WINDOW and t.get("sentence_pooling") == "attention",
+    "sentence_pooling": lambda t: t.get("sentence_pooling") == "attention",
     "max_train_gaps": lambda t: bool(t.get("max_train_gaps")),
     **{k: (lambda t: t.get("model") == "crossseg")
        for k in ("encoder_model", "encoder_lr", "warmup", "accumulate", "max_length")},
