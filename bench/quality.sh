@@ -33,8 +33,6 @@ SYSTEMS=(
   # word-level attention (issue 13): each sentence's vector pooled by learned attention over its
   # token states (the converted e5, `seg embed --tokens`), then the same bilstm as the first row
   "wordatt-bilstm-2x2-brackets|--encoder sbert-tokens --sentence-pooling attention --model bilstm --window 2:2 --features brackets"
-  # ... and under a whole-document seq model
-  "wordatt-seq-brackets|--encoder sbert-tokens --sentence-pooling attention --model seq --features brackets"
 )
 
 train() {   # split name options...
