@@ -10,7 +10,7 @@
 
 The export is written in blocks of sentences straight from the token cache (a temp file, then
 renamed), and `TokenStates` reads rows on demand from the mapped file: neither ever holds a
-split's token states in memory (bench/bench_tokens.py measures the peak as the data grows).
+split's token states in memory (tests/test_wordatt.py checks the peak as the data grows).
 """
 
 from __future__ import annotations
