@@ -9,6 +9,7 @@ through segment (--evaluate reproduces seg train, jsonl carries the weights) and
 
 from __future__ import annotations
 
+import json
 import shutil
 import tracemalloc
 
@@ -184,6 +185,26 @@ def test_segment_evaluate_reproduces_training_and_jsonl_carries_the_weights(toke
         toks = r["attention"]
         assert "".join(t for t, _ in toks) == r["text"].replace(" ", "").replace("\u3000", "")
         assert sum(w for _, w in toks) == pytest.approx(1.0, abs=0.01 * len(toks) / 2 + 1e-3)
+
+
+def test_ensemble_attention_is_the_mean_over_repeats(token_run):
+    from pipeline.documents import load_document
+    from pipeline.prep import DEMO_CORPUS
+    from pipeline.vectors import TextEncoder
+    from trainer.run import load_run
+
+    text = DEMO_CORPUS / "000035_1567_ruby_4948.txt"        # new text: 走れメロス
+    res = runner.invoke(app, ["segment", str(text), "--run", str(token_run["run"]), "--format", "jsonl", "--ensemble"])
+    assert res.exit_code == 0, res.output
+    got = [json.loads(line)["attention"] for line in res.stdout.splitlines()[:30]]
+    run = load_run(token_run["run"])
+    sentences = load_document(text).sentences
+    bank = run.inputs(TextEncoder(run.config["embedding"])(sentences), sentences, [(0, len(sentences))])
+    per_repeat = [run.build_model(k).token_weights(bank, np.arange(30)) for k in range(len(run.repeats))]
+    for j, row in enumerate(got):
+        want = np.mean([w[j] for w in per_repeat], axis=0).mean(1)
+        np.testing.assert_allclose([w for _, w in row], want, atol=1e-4)
+    assert any(np.abs(per_repeat[0][j] - per_repeat[1][j]).max() > 1e-3 for j in range(30))   # the repeats differ
 
 
 def test_the_run_stores_the_test_attention_of_its_best_repeat(token_run):

@@ -367,7 +367,7 @@ class Segmenter:
             decisions[gaps] = self.viterbi.decide(probs[gaps], [max(e - s - 1, 0) for s, e in spans], self.length_prior)
         seg = Segmentation.cut(probs, spans, self.threshold, decisions, self.description)
         if vectors is not None and hasattr(self.models[0], "token_weights"):
-            seg.attention = token_attention(self.models[0], vectors, texts)
+            seg.attention = token_attention(self.models, vectors, texts)
         return seg
 
     def _texttiling(self, docs: list[Document]) -> Segmentation:
@@ -421,10 +421,12 @@ class Segmenter:
         return evaluate(self.segment_documents([self.document(text)]))
 
 
-def token_attention(model, bank, texts: list[str]) -> list[list]:
-    """Per sentence [[token text, weight], ...]: the word attention of `model` (the first model
-    of the segmenter), averaged over its heads; the token text is the characters it covers."""
-    weights = model.token_weights(bank, np.arange(len(texts)))
+def token_attention(models: list, bank, texts: list[str]) -> list[list]:
+    """Per sentence [[token text, weight], ...]: the word attention of the segmenter's models (one,
+    or every repeat with --ensemble, averaged), averaged over heads; the token text is the
+    characters it covers."""
+    per_model = [m.token_weights(bank, np.arange(len(texts))) for m in models]
+    weights = [np.mean([w[j] for w in per_model], axis=0) for j in range(len(texts))]
     out = []
     for j, (t, w) in enumerate(zip(texts, weights)):
         spans = bank.states.spans(j)[:len(w)]
