@@ -41,6 +41,24 @@ def entries(cache: Path) -> int:
         env.close()
 
 
+def kill_embed_after(args: list[str], cache: Path, committed: int, delay: float, what: str) -> int:
+    """Run `seg <args>` in a subprocess (each committed batch followed by `delay` s), SIGKILL it once
+    the cache holds at least `committed` vectors; return how many it holds then."""
+    env = dict(os.environ, **{DELAY_ENV: str(delay), "HF_HUB_OFFLINE": "1"})
+    proc = subprocess.Popen([sys.executable, "-c", "from cli import main; main()", *args], cwd=REPO, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.time() + 120
+    try:
+        while entries(cache) < committed:
+            assert proc.poll() is None, proc.stderr.read().decode()
+            assert time.time() < deadline, f"{what} never committed a batch"
+            time.sleep(0.1)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    return entries(cache)
+
+
 def test_killed_run_resumes_with_identical_vectors(small_dataset, w2v_text, tmp_path):
     import shutil
 
@@ -50,19 +68,7 @@ def test_killed_run_resumes_with_identical_vectors(small_dataset, w2v_text, tmp_
     distinct = len(set(texts))
     cache = tmp_path / "vc"
     args = ["embed", str(ds), "--encoder", "wiki2vec", "--vectors", str(w2v_text), "--cache", str(cache), "--batch-size", "8"]
-    env = dict(os.environ, **{DELAY_ENV: "0.2", "HF_HUB_OFFLINE": "1"})
-    proc = subprocess.Popen([sys.executable, "-c", "from cli import main; main()", *args], cwd=REPO, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.time() + 120
-    try:
-        while entries(cache) < 24:
-            assert proc.poll() is None, proc.stderr.read().decode()
-            assert time.time() < deadline, "the embedding subprocess never wrote a batch"
-            time.sleep(0.1)
-    finally:
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
-    done = entries(cache)
+    done = kill_embed_after(args, cache, 24, 0.2, "the embedding subprocess")
     assert 24 <= done < distinct  # killed mid-run, whole batches committed
 
     res = CliRunner().invoke(app, args)

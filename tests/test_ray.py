@@ -150,31 +150,12 @@ def test_segment_with_ray_needs_an_output_folder(run_dir, tmp_path):
 def test_a_killed_driver_resumes_with_identical_vectors(local_ray, embedded, tiny_sbert, tmp_path):
     """kill -9 of `seg embed --engine ray` (a second driver on the session's Ray) mid-run keeps
     the committed batches; the next run encodes only the rest, and the vectors are the local ones."""
-    import os
-    import signal
-    import subprocess
-    import sys
-    import time
-
-    from pipeline.embed import DELAY_ENV
-    from tests.test_embed_resume import REPO, entries
+    from tests.test_embed_resume import kill_embed_after
 
     ds, cache = embedded["dataset"], tmp_path / "vc"
     args = [*embed_args(ds, tiny_sbert, cache, "killed"), "--engine", "ray", "--workers", "1"]
-    env = dict(os.environ, **{DELAY_ENV: "0.3", "HF_HUB_OFFLINE": "1"})
-    proc = subprocess.Popen([sys.executable, "-c", "from cli import main; main()", *args,
-                             "--address", ray.get_runtime_context().gcs_address], cwd=REPO, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.time() + 120
-    try:
-        while entries(cache) < 32:
-            assert proc.poll() is None, proc.stderr.read().decode()
-            assert time.time() < deadline, "the Ray driver never committed a batch"
-            time.sleep(0.1)
-    finally:
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
-    done = entries(cache)
+    done = kill_embed_after([*args, "--address", ray.get_runtime_context().gcs_address], cache, 32, 0.3,
+                            "the Ray driver")
     distinct = json.loads((ds / "embeddings" / "local.json").read_text(encoding="utf-8"))["counts"]["distinct"]
     assert 32 <= done < distinct and done % 16 == 0   # killed mid-run, whole batches of 16 committed
     res = runner.invoke(app, args)
