@@ -96,10 +96,24 @@ class TokenCache(VectorCache):
                 buf = txn.get(key)
                 got = None if buf is None else unpack(key, buf, dim)
                 if got is None:
-                    what = "missing from" if buf is None else "damaged in"
-                    raise SegError(f"the token states of {t[:20]!r} are {what} cache {self.path} (fingerprint {self.fp}); "
-                                   f"re-run `seg embed --tokens` on the dataset")
+                    raise self._unusable(t, buf is None)
                 yield got
+
+    def lengths(self, texts: list[str]) -> np.ndarray:
+        """Token count of each text, from the value headers (`read` verifies the values); SegError
+        for a text that is missing or whose value is too short to hold a header."""
+        out = np.zeros(len(texts), dtype=np.int64)
+        with guarded(self.path), self.env.begin(db=self._vec, buffers=True) as txn:
+            for j, t in enumerate(texts):
+                buf = txn.get(sentence_key(self.fp, t))
+                if buf is None or len(buf) < _HEAD.size:
+                    raise self._unusable(t, buf is None)
+                out[j] = _HEAD.unpack_from(buf, 0)[0]
+        return out
+
+    def _unusable(self, text: str, missing: bool) -> SegError:
+        return SegError(f"the token states of {text[:20]!r} are {'missing from' if missing else 'damaged in'} cache "
+                        f"{self.path} (fingerprint {self.fp}); re-run `seg embed --tokens` on the dataset")
 
     def put_many(self, texts: list[str], items) -> None:
         out = []

@@ -26,23 +26,30 @@ from .fsutil import atomic_file
 BLOCK = 2048   # sentences per read/write block of the export
 
 
+def export_is_current(path: Path, fp: str, dataset_fp: str, n: int) -> bool:
+    """Whether `path` is the export of these token states (fingerprint) for this dataset version
+    and its split of n sentences."""
+    import h5py
+
+    if not Path(path).is_file():
+        return False
+    try:
+        with h5py.File(path, "r") as f:
+            return (f.attrs.get("fingerprint") == fp and f.attrs.get("dataset_fingerprint") == dataset_fp
+                    and len(f["offsets"]) == n + 1)
+    except (OSError, KeyError):
+        return False
+
+
 def export_token_h5(out: Path, split, cache, fp: str, dataset_fp: str, name: str) -> Path:
     """Write the token-state export of `split` from TokenCache `cache`; skip it when current."""
     import h5py
 
-    if out.is_file():
-        try:
-            with h5py.File(out, "r") as f:
-                if (f.attrs.get("fingerprint") == fp and f.attrs.get("dataset_fingerprint") == dataset_fp
-                        and len(f["offsets"]) == len(split.texts) + 1):
-                    return out
-        except (OSError, KeyError):
-            pass
-    dim = int(cache.meta()["dim"])
     n = len(split.texts)
-    lengths = np.zeros(n, dtype=np.int64)
-    for j, (states, _) in enumerate(cache.read(split.texts)):   # pass 1: token counts (verified values)
-        lengths[j] = len(states)
+    if export_is_current(out, fp, dataset_fp, n):
+        return out
+    dim = int(cache.meta()["dim"])
+    lengths = cache.lengths(split.texts)          # pass 1: token counts (value headers only)
     offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
     total = int(offsets[-1])
     digest = hashlib.blake2b(digest_size=16)

@@ -26,7 +26,7 @@ from .fingerprint import FileHashMemo, fingerprint
 from .fsutil import read_json
 from .progress import console
 from .token_cache import TokenCache
-from .token_states import TokenStates
+from .token_states import TokenStates, export_is_current
 from .vector_cache import CacheDamaged, VectorCache
 
 __all__ = ["embedding_info", "load_split_vectors", "encode_texts", "TextEncoder"]
@@ -97,19 +97,8 @@ def load_split_tokens(dataset: Path, name: str, split: str) -> TokenStates:
         raise SegError(f"embedding {name!r} of {dataset} holds sentence vectors, not token states; "
                        f"embed with `seg embed {dataset} --encoder sbert --tokens` (or bert) and train with --encoder NAME-tokens")
     path = h5_path(dataset, manifest["name"], split)
-    n = len(load_split(dataset, split))
-    ok = False
-    if path.is_file():
-        import h5py
-
-        try:
-            with h5py.File(path, "r") as f:
-                ok = (f.attrs.get("fingerprint") == manifest["fingerprint"]
-                      and f.attrs.get("dataset_fingerprint") == load_stats(dataset)["fingerprint"]
-                      and len(f["offsets"]) == n + 1)
-        except (OSError, KeyError):
-            ok = False
-    if not ok:
+    if not export_is_current(path, manifest["fingerprint"], load_stats(dataset)["fingerprint"],
+                             len(load_split(dataset, split))):
         raise SegError(f"{path}: the token-state export of the {split} split is missing or out of date; run `{embed_command(cfg)}`")
     return TokenStates.open(path)
 
