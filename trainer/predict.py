@@ -15,8 +15,8 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from .tokendata import TokenBank
-from .windows import gap_windows, padded, parse_window
+from .tokendata import TokenBank, model_inputs
+from .windows import gap_windows, parse_window
 
 BATCH = 4096     # candidate gaps per forward pass when scoring (training's dev/test scoring too)
 
@@ -100,10 +100,8 @@ def predict_probs(models, vectors: np.ndarray, ranges, window, *, batch_size: in
             if return_attention:
                 attention.append(None)
             continue
-        if isinstance(vectors, TokenBank):     # --sentence-pooling attention: token states, not vectors
-            v = vectors.to(dev)
-        else:
-            v = padded(torch.as_tensor(np.asarray(vectors, dtype=np.float32))).to(dev)
+        # --sentence-pooling attention: a TokenBank (Run.inputs) instead of vectors
+        v = vectors.to(dev) if isinstance(vectors, TokenBank) else model_inputs(vectors, None, dev)
         index = torch.from_numpy(gaps.index).to(dev)
         out = indexed_logits(model, v, index, batch_size=batch_size, return_attention=return_attention)
         if return_attention:

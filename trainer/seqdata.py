@@ -21,8 +21,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .tokendata import TokenBank
-from .windows import gap_windows, padded
+from .tokendata import TokenBank, model_inputs
+from .windows import gap_windows
 
 
 @dataclass
@@ -137,8 +137,7 @@ def make_chunkset(split, chunk: int, device: torch.device) -> ChunkSet:
     sentence = gap_windows(split.spans, 1, 1).sentence
     return ChunkSet(
         split=split, sentence=sentence,
-        vectors=(TokenBank(split.tokens, split.vectors, device) if getattr(split, "tokens", None) is not None
-                 else padded(torch.from_numpy(np.asarray(split.vectors, dtype=np.float32))).to(device)),
+        vectors=model_inputs(split.vectors, getattr(split, "tokens", None), device),
         index=torch.from_numpy(ch.index).to(device),
         gap_pos=torch.from_numpy(ch.gap_pos).to(device),
         keep=torch.from_numpy(ch.keep).to(device),

@@ -22,6 +22,15 @@ from .windows import padded
 MAX_TOKENS = 128
 
 
+def model_inputs(vectors: np.ndarray, tokens: TokenStates | None, device) -> "torch.Tensor | TokenBank":
+    """What a model reads for a split's sentences: the vectors padded with a zero row (index -1)
+    on the device, or, for token states (--sentence-pooling attention), a TokenBank over them
+    whose --features columns are `vectors`."""
+    if tokens is not None:
+        return TokenBank(tokens, vectors, device)
+    return padded(torch.from_numpy(np.asarray(vectors, dtype=np.float32))).to(device)
+
+
 class TokenBank:
     def __init__(self, states: TokenStates, features: np.ndarray, device: torch.device | str = "cpu"):
         self.states = states

@@ -60,9 +60,9 @@ from .models import from_spec, model_spec
 from .predict import indexed_logits
 from .results import FitResult, RepeatResult
 from .rundir import PartialRun
-from .tokendata import TokenBank
+from .tokendata import TokenBank, model_inputs
 from .seqdata import ChunkSet, make_chunkset, seq_logits, seq_probs, train_epoch_seq
-from .windows import gap_windows, padded, parse_window
+from .windows import gap_windows, parse_window
 
 
 
@@ -201,9 +201,7 @@ def make_gapset(split: SplitData, left: int, right: int, device: torch.device) -
     return GapSet(
         split=split,
         sentence=gaps.sentence,
-        # token states (--sentence-pooling attention): a TokenBank over the mapped export stands for the vectors
-        vectors=(TokenBank(split.tokens, split.vectors, device) if split.tokens is not None
-                 else padded(torch.from_numpy(split.vectors)).to(device)),
+        vectors=model_inputs(split.vectors, split.tokens, device),
         index=torch.from_numpy(gaps.index).to(device),
         targets=torch.from_numpy(split.labels[gaps.sentence].astype(np.float32)).to(device),
         doc_gap_counts=[max(e - s - 1, 0) for s, e in split.spans],
