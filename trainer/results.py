@@ -13,6 +13,11 @@ SELECTION = ("per repeat: the epoch with the best dev F1, at the dev threshold m
              "test scored once at that choice")
 
 
+def best_index(dev_f1: list[float]) -> int:
+    """The repeat to use alone (segment, heatmaps): the best dev F1, the first on ties."""
+    return max(range(len(dev_f1)), key=lambda k: (dev_f1[k], -k)) if dev_f1 else 0
+
+
 @dataclass
 class RepeatResult:
     repeat: int

@@ -32,6 +32,7 @@ import numpy as np
 from pipeline.errors import SegError
 
 from .features import with_features
+from .results import best_index
 
 
 @dataclass
@@ -145,7 +146,7 @@ class Run:
         """Position (in `repeats`, `thresholds`, `build_models()`) of the best dev F1; first on ties."""
         f1 = [float(r["dev"]["f1"]) if isinstance(r.get("dev"), dict) and "f1" in r["dev"] else -1.0
               for r in self.repeats]
-        return max(range(len(f1)), key=lambda k: (f1[k], -k)) if f1 else 0
+        return best_index(f1)
 
     @property
     def ensemble_threshold(self) -> float:

@@ -24,7 +24,7 @@ import torch
 from pipeline.errors import SegError
 from pipeline.fsutil import atomic_file, naming, write_text_atomic
 
-from .results import FitResult, RepeatResult
+from .results import FitResult, RepeatResult, best_index
 from .windows import parse_window
 
 # options that do not change what is trained
@@ -193,7 +193,7 @@ def write_token_attention(path: Path, result: FitResult) -> None:
         weights (T, heads) float16, spans (T, 2) int32 (characters of the sentence per token)"""
     from .models import from_spec
 
-    k = max(range(len(result.repeats)), key=lambda j: (float(result.repeats[j].dev["f1"]), -j))
+    k = best_index([float(r.dev["f1"]) for r in result.repeats])
     model = from_spec(result.spec)
     model.load_state_dict(result.repeats[k].state_dict)
     bank = result.sets["test"].vectors.to("cpu")
