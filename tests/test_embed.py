@@ -112,6 +112,33 @@ def test_sbert_vectors_equal_sentence_transformers_encode(ds, tiny_sbert, tmp_pa
         np.testing.assert_allclose(load_split_vectors(ds, "sbert", split), model.encode(texts, batch_size=32), atol=2e-5)
 
 
+def test_batches_are_sorted_by_the_tokenizers_counts_within_the_token_budget(embed_texts, tiny_fast_sbert):
+    """The torch encoders sort and batch by the tokenizer's counts (prompt included) once the
+    model is loaded, by characters before; a batch's padded size stays within the budget."""
+    from transformers import AutoTokenizer
+
+    from pipeline.embed import EmbedConfig, make_batches
+    from pipeline.encoders import make_encoder
+
+    enc = make_encoder(EmbedConfig(encoder="sbert", model=str(tiny_fast_sbert), device="cpu"))
+    texts = embed_texts[:300]
+    assert enc.costs(texts) == [len(t) + 2 for t in texts]          # not loaded: from the characters
+    enc.load()
+    tok = AutoTokenizer.from_pretrained(str(tiny_fast_sbert))
+    counts = enc.costs(texts)
+    full = [len(tok("passage: " + t)["input_ids"]) for t in texts]
+    assert counts == [min(n, 128) for n in full] and max(full) > 128   # truncated at max_seq_length
+    assert counts != [len(t) + 2 for t in texts]
+    cost = dict(enumerate(counts))
+    order = sorted(cost, key=cost.get, reverse=True)
+    budget = 400
+    batches = make_batches(order, cost, True, budget, 64)
+    assert [i for b in batches for i in b] == order
+    for b in batches:
+        assert len(b) <= 64 and (len(b) == 1 or len(b) * max(cost[i] for i in b) <= budget)
+    assert len({len(b) for b in batches}) > 1                      # short sentences go in bigger batches
+
+
 def test_bert_mean_pooling_matches_the_sbert_model_and_cls_differs(ds, tiny_bert, tiny_sbert, tmp_path):
     """tiny_sbert is tiny_bert + mean pooling, so `bert --pooling mean` must give its vectors;
     the tokenizer config asks for unidic_lite (not installed): loading works through ipadic."""

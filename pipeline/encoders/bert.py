@@ -12,7 +12,7 @@ import numpy as np
 from ..errors import SegError
 from ..fingerprint import ENCODING_VERSION, hash_folder
 from .base import (Encoder, autocast, library_versions, load_error, precision, quiet_transformers, resolve_model,
-                   tokenizer_kwargs, torch_batch_size, torch_device)
+                   count_tokens, tokenizer_kwargs, torch_batch_size, torch_device, torch_token_budget)
 
 DEFAULT_MODEL = "tohoku-nlp/bert-base-japanese-v3"
 
@@ -24,6 +24,15 @@ class BertEncoder(Encoder):
 
     def default_batch_size(self) -> int:
         return torch_batch_size(self.cfg.device)
+
+    def batch_token_budget(self) -> int:
+        return torch_token_budget(self.cfg.device)
+
+    def costs(self, texts: list[str]) -> list[int]:
+        """The tokenizer's counts once the model is loaded."""
+        if self._tok is None:
+            return super().costs(texts)
+        return count_tokens(self._tok, texts, "", self._max_length)
 
     def __init__(self, cfg, memo=None):
         super().__init__(cfg, memo)

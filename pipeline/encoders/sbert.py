@@ -11,7 +11,7 @@ import numpy as np
 from ..errors import SegError
 from ..fingerprint import ENCODING_VERSION, hash_folder
 from .base import (Encoder, autocast, library_versions, load_error, precision, quiet_transformers, resolve_model,
-                   tokenizer_kwargs, torch_batch_size, torch_device, torch_devices)
+                   count_tokens, tokenizer_kwargs, torch_batch_size, torch_device, torch_devices, torch_token_budget)
 
 DEFAULT_MODEL = "sonoisa/sentence-bert-base-ja-mean-tokens-v2"
 
@@ -23,6 +23,18 @@ class SBertEncoder(Encoder):
 
     def default_batch_size(self) -> int:
         return torch_batch_size(self.cfg.device)
+
+    def batch_token_budget(self) -> int:
+        return torch_token_budget(self.cfg.device)
+
+    def costs(self, texts: list[str]) -> list[int]:
+        """The tokenizer's counts (with the model's default prompt) once the model is loaded."""
+        tok = getattr(self._model[0], "tokenizer", None) if self._model is not None else None
+        if tok is None:
+            return super().costs(texts)
+        name = getattr(self._model, "default_prompt_name", None)
+        prefix = (getattr(self._model, "prompts", None) or {}).get(name, "") if name else ""
+        return count_tokens(tok, texts, prefix, int(self._model.max_seq_length or 512))
 
     def __init__(self, cfg, memo=None):
         super().__init__(cfg, memo)
