@@ -45,7 +45,8 @@ def resume_key(config: dict) -> dict:
     train = {k: v for k, v in config["train"].items() if k not in RESUME_IGNORES}
     return {"train": train, "dataset_fingerprint": config.get("dataset_fingerprint"),
             "embedding_fingerprint": (config.get("embedding") or {}).get("fingerprint"),
-            "encoder_model_hash": (config.get("encoder_model") or {}).get("hash")}
+            "encoder_model_hash": (config.get("encoder_model") or {}).get("hash"),
+            "init_weights": (config.get("init_from") or {}).get("weights")}
 
 
 def differing_settings(old: dict | None, new: dict) -> str:
@@ -55,7 +56,8 @@ def differing_settings(old: dict | None, new: dict) -> str:
     a, b = resume_key(old), resume_key(new)
     out = [f"--{k.replace('_', '-')} {a['train'].get(k)} -> {b['train'].get(k)}"
            for k in sorted(set(a["train"]) | set(b["train"])) if a["train"].get(k) != b["train"].get(k)]
-    out += [f"{k.replace('_', ' ')} changed" for k in ("dataset_fingerprint", "embedding_fingerprint", "encoder_model_hash") if a[k] != b[k]]
+    out += [f"{k.replace('_', ' ')} changed" for k in ("dataset_fingerprint", "embedding_fingerprint", "encoder_model_hash", "init_weights")
+            if a.get(k) != b.get(k)]
     return ", ".join(out) or "unknown"
 
 

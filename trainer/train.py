@@ -30,6 +30,8 @@ Protocol
 from __future__ import annotations
 
 import copy
+import hashlib
+import json
 import os
 import random
 import re
@@ -79,9 +81,13 @@ def check_config(cfg: TrainConfig) -> None:
     parse_window(cfg.window)
     parse_features(cfg.features)
     check_decode(cfg.decode, cfg.model)
-    for opt, value in (("--epochs", cfg.epochs), ("--repeats", cfg.repeats)):
-        if value < 1:
-            raise SegError(f"{opt} {value}: give at least 1")
+    if cfg.epochs < (0 if cfg.init_from else 1):
+        raise SegError(f"--epochs {cfg.epochs}: give at least 1 (0 only with --init-from: score its weights as they are)")
+    if cfg.repeats < 1:
+        raise SegError(f"--repeats {cfg.repeats}: give at least 1")
+    if cfg.init_from and cfg.model == "crossseg":
+        raise SegError("--init-from starts a model that reads cached vectors from a finished run; crossseg fine-tunes "
+                       "--encoder-model instead: leave --init-from out")
     if cfg.batch_size < 0:
         raise SegError(f"--batch-size {cfg.batch_size}: give 0 (the model's default) or a positive number of gaps")
     if not cfg.lr > 0:
@@ -119,6 +125,63 @@ def check_inputs(cfg: TrainConfig, train: SplitData) -> None:
     if cfg.sentence_pooling != "attention" and train.tokens is not None:
         raise SegError(f"embedding {cfg.encoder!r} holds token states: add --sentence-pooling attention "
                        f"(a window model pools them with learned word attention)")
+
+
+# the TrainConfig fields that shape a model's weights: a run started from another one repeats them
+ARCH_OPTIONS = ("model", "window", "arch", "chunk", "decode", "features", "sentence_pooling", "hidden", "layers",
+                "heads", "memory_size", "pooling", "dropout")
+
+
+@dataclass
+class InitWeights:
+    """The weights that start each repeat (--init-from): repeat k gets states[k % len(states)]."""
+
+    states: list[dict]
+    info: dict        # recorded in the run's config.json (and part of its resume key)
+
+    def state(self, repeat: int) -> dict:
+        return self.states[repeat % len(self.states)]
+
+
+def load_init(cfg: TrainConfig, spec: dict, embedding: dict | None) -> InitWeights | None:
+    """The weights of the finished run --init-from names (a directory, or a name under --output),
+    checked against this run: the same model spec (else the options to give) and sentence
+    vectors from the same encoder (the embedding fingerprint; else the vectors mean other things)."""
+    if not cfg.init_from:
+        return None
+    from .run import load_run
+
+    path = Path(cfg.init_from)
+    if not path.is_dir() and (Path(cfg.output) / cfg.init_from).is_dir():
+        path = Path(cfg.output) / cfg.init_from
+    if not path.is_dir():
+        raise SegError(f"--init-from {cfg.init_from}: no run directory there (nor under --output {cfg.output}); "
+                       f"give a run written by `seg train`, e.g. trainer/pretrained/aozora-bilstm")
+    src = load_run(path)
+    if json.loads(json.dumps(spec)) != src.spec:
+        theirs = src.train
+        opts = [f"--{k.replace('_', '-')} {theirs.get(k)}" for k in ARCH_OPTIONS
+                if k in theirs and theirs.get(k) != getattr(cfg, k)]
+        what = ", ".join(opts) if opts else (f"its input width is {src.spec.get('dim')}, this embedding's "
+                                             f"{spec.get('dim')}")
+        raise SegError(f"--init-from {path}: its model differs from this one; train with the options it was "
+                       f"trained with ({what})")
+    fp_src = (src.config.get("embedding") or {}).get("fingerprint")
+    fp = (embedding or {}).get("fingerprint")
+    if fp_src != fp:
+        src_emb = src.config.get("embedding") or {}
+        raise SegError(f"--init-from {path}: it was trained on {src_emb.get('encoder')} vectors ({src_emb.get('model')}, "
+                       f"fingerprint {fp_src}), but embedding {cfg.encoder!r} has fingerprint {fp}; embed this dataset "
+                       f"with the same encoder settings and pass its name with --encoder")
+    digest = hashlib.blake2b(digest_size=8)
+    states = []
+    for k, rep in enumerate(src.repeats):
+        states.append({n: t.detach().clone() for n, t in src.build_model(k).state_dict().items()})
+        digest.update((path / f"repeat-{rep['repeat']}.pt").read_bytes())
+    info = {"run": str(path.resolve()), "name": src.name, "repeats": len(states), "weights": digest.hexdigest(),
+            "dataset_fingerprint": src.config.get("dataset_fingerprint"),
+            "trained_on": {k: src.train.get(k) for k in ("dataset", "encoder", "seed", "repeats")}}
+    return InitWeights(states, info)
 
 
 def resolve_device(spec: str) -> torch.device:
@@ -286,7 +349,7 @@ def batch_gaps(cfg: TrainConfig) -> int:
 
 def fit_repeat(cfg: TrainConfig, spec: dict, sets: dict, loss_fn: GapLoss, repeat: int,
                device: torch.device, on_epoch: Callable[[dict], None] | None = None,
-               prior: LengthPrior | None = None) -> RepeatResult:
+               prior: LengthPrior | None = None, init: InitWeights | None = None) -> RepeatResult:
     seed = cfg.seed + repeat
     seed_everything(seed)
     model = from_spec(spec)
@@ -298,10 +361,29 @@ def fit_repeat(cfg: TrainConfig, spec: dict, sets: dict, loss_fn: GapLoss, repea
     else:
         model.to(device)
         model.set_input_stats(train.vectors if isinstance(train.vectors, TokenBank) else train.vectors[:-1])
+        if init is not None:   # its weights and its input standardisation (fitted on its own train split)
+            model.load_state_dict(init.state(repeat))
         opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, fused=True)
     gen = torch.Generator().manual_seed(seed)
     best = None
     epochs: list[dict] = []
+
+    def on_dev(epoch: int, train_loss: float | None, t0: float) -> None:
+        """Score dev after an epoch: its threshold, its metrics, and whether it is the best so far."""
+        nonlocal best
+        probs, dev_loss = score_set(model, dev, loss_fn)
+        thr, _ = best_threshold(dev.labels, probs)
+        dev_metrics = segmentation_metrics(dev.labels, probs >= thr, dev.doc_gap_counts)
+        rec = {"epoch": epoch, **({"train_loss": train_loss} if train_loss is not None else {}), "dev_loss": dev_loss,
+               "threshold": thr, "dev": dev_metrics, "seconds": time.perf_counter() - t0}
+        epochs.append(rec)
+        if best is None or dev_metrics["f1"] > best[1]["f1"]:
+            best = (epoch, dev_metrics, thr, copy.deepcopy(model.state_dict()), probs)
+        if on_epoch:
+            on_epoch(rec)
+
+    if init is not None:   # epoch 0: the weights as they came, a candidate like every fine-tuned epoch
+        on_dev(0, None, time.perf_counter())
     for epoch in range(1, cfg.epochs + 1):
         t0 = time.perf_counter()
         if isinstance(train, CrossSet):
@@ -310,16 +392,7 @@ def fit_repeat(cfg: TrainConfig, spec: dict, sets: dict, loss_fn: GapLoss, repea
             train_loss = train_epoch_seq(model, opt, train, loss_fn, chunks_per_batch(cfg, spec), gen)
         else:
             train_loss = train_epoch(model, opt, train, loss_fn, batch_gaps(cfg), cfg.shuffle_block, gen)
-        probs, dev_loss = score_set(model, dev, loss_fn)
-        thr, _ = best_threshold(dev.labels, probs)
-        dev_metrics = segmentation_metrics(dev.labels, probs >= thr, dev.doc_gap_counts)
-        rec = {"epoch": epoch, "train_loss": train_loss, "dev_loss": dev_loss, "threshold": thr,
-               "dev": dev_metrics, "seconds": time.perf_counter() - t0}
-        epochs.append(rec)
-        if best is None or dev_metrics["f1"] > best[1]["f1"]:
-            best = (epoch, dev_metrics, thr, copy.deepcopy(model.state_dict()), probs)
-        if on_epoch:
-            on_epoch(rec)
+        on_dev(epoch, train_loss, t0)
         if cfg.patience and epoch - best[0] >= cfg.patience:
             break
     best_epoch, dev_metrics, thr, state, dev_probs = best
@@ -342,14 +415,15 @@ def fit_repeat(cfg: TrainConfig, spec: dict, sets: dict, loss_fn: GapLoss, repea
 
 def fit(cfg: TrainConfig, data: dict[str, SplitData], on_epoch: Callable[[int, dict], None] | None = None,
         on_repeat: Callable[[int, RepeatResult], None] | None = None,
-        done: dict[int, RepeatResult] | None = None) -> FitResult:
+        done: dict[int, RepeatResult] | None = None, init: InitWeights | None = None) -> FitResult:
     """Train cfg.repeats models on data["train"], select on data["dev"], score data["test"].
 
     Works without the CLI and without files: `data` maps train/dev/test to SplitData whose
     vectors are the model's inputs (load_data(dataset, cfg.encoder, cfg.features) appends
     the --features columns).
     on_epoch(k, epoch record) and on_repeat(k, RepeatResult) report progress; repeats in
-    `done` (finished earlier, see rundir.PartialRun) are taken as they are.
+    `done` (finished earlier, see rundir.PartialRun) are taken as they are; `init` (load_init)
+    starts each repeat from a finished run's weights.
     """
     check_config(cfg)
     device = resolve_device(cfg.device)
@@ -376,7 +450,7 @@ def fit(cfg: TrainConfig, data: dict[str, SplitData], on_epoch: Callable[[int, d
                 results.append(done[k])
                 continue
             cb = (lambda rec, k=k: on_epoch(k, rec)) if on_epoch else None
-            results.append(fit_repeat(cfg, spec, sets, loss_fn, k, device, cb, prior))
+            results.append(fit_repeat(cfg, spec, sets, loss_fn, k, device, cb, prior, init))
             if on_repeat:
                 on_repeat(k, results[-1])
     return FitResult(spec, loss_fn.describe(), results, sets, baselines, str(device),
@@ -422,12 +496,14 @@ def train(cfg: TrainConfig, cache_root: Path = Path("cache")) -> Path:
         base = None
     check_inputs(cfg, data["train"])
     spec = model_spec(cfg, data["train"].vectors.shape[1], data["train"].token_dim)
+    init = load_init(cfg, spec, embedding)
     config = {
         "train": asdict(cfg),
         "dataset": str(dataset.resolve()),
         "dataset_fingerprint": stats.get("fingerprint"),
         "embedding": embedding,
         **({"encoder_model": base} if base else {}),
+        **({"init_from": init.info} if init else {}),
         "model": spec,
         "loss": GapLoss(cfg.loss, cfg.gamma, cfg.alpha, cfg.beta, train_gap_labels(data["train"])).describe(),
         "decoder": {"kind": cfg.decode,
@@ -443,26 +519,28 @@ def train(cfg: TrainConfig, cache_root: Path = Path("cache")) -> Path:
     shape += f", decode {cfg.decode}" if cfg.decode != "threshold" else ""
     shape += f", word attention over {spec['sentence_pooling']['heads']} heads" if spec.get("sentence_pooling") else ""
     inputs = f"fine-tuning {base['path']}, max length {spec['max_length']}" if base else cfg.encoder
+    inputs += f", started from {init.info['run']} ({init.info['repeats']} repeats)" if init else ""
     console.print(f"seg train: {cfg.model} on {dataset} ({inputs}, dim {spec['dim']}), {shape}, "
                   f"loss {cfg.loss}, {n_train:,} train gaps, device {resolve_device(cfg.device)}"
                   + (f"; resuming {partial.name}: repeat(s) {', '.join(map(str, sorted(done)))} already done" if done else ""))
     t0 = time.perf_counter()
     with progress() as bar:
-        task = bar.add_task("train", total=cfg.epochs * cfg.repeats, completed=len(done) * cfg.epochs, unit="epoch")
+        per_repeat = cfg.epochs + (1 if init else 0)   # with --init-from, epoch 0 scores the weights as they came
+        task = bar.add_task("train", total=per_repeat * cfg.repeats, completed=len(done) * per_repeat, unit="epoch")
 
         def on_epoch(k: int, rec: dict) -> None:
             bar.update(task, advance=1, description=f"train r{k} e{rec['epoch']} dev F1 {rec['dev']['f1']:.3f}")
 
         def on_repeat(k: int, res: RepeatResult) -> None:
             partial.save(res)
-            bar.update(task, completed=(k + 1) * cfg.epochs)   # early stopping skips the rest of the repeat
+            bar.update(task, completed=(k + 1) * per_repeat)   # early stopping skips the rest of the repeat
 
-        result = fit(cfg, data, on_epoch, on_repeat, done)
+        result = fit(cfg, data, on_epoch, on_repeat, done, init)
     seconds = time.perf_counter() - t0
     run_dir = partial.finish(result, cfg.force)
     metrics = result.metrics()
     console.print(results_table(metrics, f"seg train {partial.name}: {cfg.model}, {shape}, loss {cfg.loss}"))
-    n_epochs = sum(len(r.epochs) for k, r in enumerate(result.repeats) if k not in done)
+    n_epochs = sum(e["epoch"] > 0 for k, r in enumerate(result.repeats) if k not in done for e in r.epochs)
     console.print(f"run written to [bold]{run_dir}[/] ({seconds:.1f} s, {n_epochs} epochs trained"
                   + (f", {seconds / n_epochs:.2f} s/epoch incl. dev scoring)" if n_epochs else ")"))
     return run_dir

@@ -67,6 +67,8 @@ def run_settings(run: Run) -> dict[str, str]:
     s = {k: _fmt_setting(v) for k, v in t.items() if not isinstance(v, (dict, list))
          and (k not in APPLIES or APPLIES[k](t))}
     s.setdefault("features", "none")       # runs from before --features had none
+    if t.get("init_from"):                 # the run it started from, by name
+        s["init_from"] = t["init_from"].rstrip("/").split("/")[-1]
     s["encoder"] = run.encoder
     s["model"] = run.model_kind
     if run.dataset is not None:
