@@ -113,22 +113,26 @@ def test_sbert_vectors_equal_sentence_transformers_encode(ds, tiny_sbert, tmp_pa
 
 
 def test_batches_are_sorted_by_the_tokenizers_counts_within_the_token_budget(embed_texts, tiny_fast_sbert):
-    """The torch encoders sort and batch by the tokenizer's counts (prompt included) once the
-    model is loaded, by characters before; a batch's padded size stays within the budget."""
+    """The torch encoders sort and batch by the tokenizer's counts (prompt included, truncated at
+    max_seq_length), the same whether the model is loaded here or not (the Ray driver counts with
+    the tokenizer alone: the same batches give the same vectors); a batch's padded size stays
+    within the budget."""
     from transformers import AutoTokenizer
 
     from pipeline.embed import EmbedConfig, make_batches
     from pipeline.encoders import make_encoder
 
-    enc = make_encoder(EmbedConfig(encoder="sbert", model=str(tiny_fast_sbert), device="cpu"))
     texts = embed_texts[:300]
-    assert enc.costs(texts) == [len(t) + 2 for t in texts]          # not loaded: from the characters
-    enc.load()
     tok = AutoTokenizer.from_pretrained(str(tiny_fast_sbert))
-    counts = enc.costs(texts)
     full = [len(tok("passage: " + t)["input_ids"]) for t in texts]
-    assert counts == [min(n, 128) for n in full] and max(full) > 128   # truncated at max_seq_length
-    assert counts != [len(t) + 2 for t in texts]
+    assert max(full) > 128
+    alone = make_encoder(EmbedConfig(encoder="sbert", model=str(tiny_fast_sbert), device="cpu"))
+    counts = alone.costs(texts)
+    assert alone._model is None                                       # counted without loading the model
+    assert counts == [min(n, 128) for n in full] != [len(t) + 2 for t in texts]
+    loaded = make_encoder(EmbedConfig(encoder="sbert", model=str(tiny_fast_sbert), device="cpu"))
+    loaded.load()
+    assert loaded.costs(texts) == counts
     cost = dict(enumerate(counts))
     order = sorted(cost, key=cost.get, reverse=True)
     budget = 400

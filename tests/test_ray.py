@@ -157,7 +157,7 @@ def test_a_killed_driver_resumes_with_identical_vectors(local_ray, embedded, tin
     done = kill_embed_after([*args, "--address", ray.get_runtime_context().gcs_address], cache, 32, 0.3,
                             "the Ray driver")
     distinct = json.loads((ds / "embeddings" / "local.json").read_text(encoding="utf-8"))["counts"]["distinct"]
-    assert 32 <= done < distinct and done % 16 == 0   # killed mid-run, whole batches of 16 committed
+    assert 32 <= done < distinct      # killed mid-run (batches close at 16 sentences or the token budget)
     res = runner.invoke(app, args)
     assert res.exit_code == 0, res.output
     m = json.loads((ds / "embeddings" / "killed.json").read_text(encoding="utf-8"))

@@ -17,6 +17,13 @@ from .base import (Encoder, autocast, library_versions, load_error, precision, q
 DEFAULT_MODEL = "tohoku-nlp/bert-base-japanese-v3"
 
 
+def max_tokens(tok, config, max_length: int | None) -> int:
+    """Tokens per text: --max-length, capped by the tokenizer's and the model's limits."""
+    limit = getattr(config, "max_position_embeddings", 512) or 512
+    tok_limit = tok.model_max_length if tok.model_max_length and tok.model_max_length < 100_000 else limit
+    return min(max_length or tok_limit, tok_limit, limit)
+
+
 class BertEncoder(Encoder):
     kind = "bert"
     unsupported = ("vectors",)
@@ -29,10 +36,21 @@ class BertEncoder(Encoder):
         return torch_token_budget(self.cfg.device)
 
     def costs(self, texts: list[str]) -> list[int]:
-        """The tokenizer's counts once the model is loaded."""
-        if self._tok is None:
-            return super().costs(texts)
-        return count_tokens(self._tok, texts, "", self._max_length)
+        """The tokenizer's counts, truncated where encode() truncates; the tokenizer alone where the
+        model is not loaded here (the Ray driver), so both engines batch alike."""
+        if self._tok is None and self._count_tok is None:
+            from transformers import AutoConfig, AutoTokenizer
+
+            try:
+                self._count_tok = AutoTokenizer.from_pretrained(str(self.folder), local_files_only=True,
+                                                                **tokenizer_kwargs(self.folder))
+                config = AutoConfig.from_pretrained(str(self.folder), local_files_only=True)
+            except Exception as e:
+                raise load_error(self.describe(), "transformers", e) from None
+            self._count_limit = max_tokens(self._count_tok, config, self.cfg.max_length)
+        if self._tok is not None:
+            return count_tokens(self._tok, texts, "", self._max_length)
+        return count_tokens(self._count_tok, texts, "", self._count_limit)
 
     def __init__(self, cfg, memo=None):
         super().__init__(cfg, memo)
@@ -42,6 +60,7 @@ class BertEncoder(Encoder):
             raise SegError(f"--model {cfg.model}: {self.folder} holds no transformers model (no config.json)")
         self.model_spec = self.hub_name or str(self.folder)
         self._model = self._tok = None
+        self._count_tok = None
 
     def identity(self) -> dict:
         return {"kind": "bert", "model": self.hub_name, "files": hash_folder(self.folder, self.memo),
@@ -66,9 +85,7 @@ class BertEncoder(Encoder):
             self._model = AutoModel.from_pretrained(str(self.folder), local_files_only=True).to(self._device).eval()
         except Exception as e:
             raise load_error(self.describe(), "transformers", e) from None
-        limit = getattr(self._model.config, "max_position_embeddings", 512) or 512
-        tok_limit = self._tok.model_max_length if self._tok.model_max_length and self._tok.model_max_length < 100_000 else limit
-        self._max_length = min(self.cfg.max_length or tok_limit, tok_limit, limit)
+        self._max_length = max_tokens(self._tok, self._model.config, self.cfg.max_length)
         self._torch = torch
 
     @property

@@ -6,6 +6,9 @@ its max_seq_length. On a GPU the forward runs under bf16/fp16 autocast.
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 
 from ..errors import SegError
@@ -14,6 +17,32 @@ from .base import (Encoder, autocast, library_versions, load_error, precision, q
                    count_tokens, tokenizer_kwargs, torch_batch_size, torch_device, torch_devices, torch_token_budget)
 
 DEFAULT_MODEL = "sonoisa/sentence-bert-base-ja-mean-tokens-v2"
+
+
+def counting_setup(folder: Path, max_length: int | None) -> tuple[Path, str, int | None]:
+    """(tokenizer folder, default prompt, max tokens or None: the tokenizer's own limit) of a
+    sentence-transformers folder, read from its own files (modules.json,
+    config_sentence_transformers.json, sentence_bert_config.json) rather than from a loaded model, so that `seg embed` sorts and batches by the same counts
+    whether the model is loaded in this process or, with --engine ray, only on the workers (the
+    same batches give the same vectors, bit for bit)."""
+
+    def read(f: Path) -> dict:
+        try:
+            d = json.loads(f.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+        return d if isinstance(d, dict) else {}
+
+    try:
+        modules = json.loads((folder / "modules.json").read_text(encoding="utf-8"))
+        first = folder / (modules[0].get("path") or "")
+    except (OSError, ValueError, IndexError, KeyError, AttributeError, TypeError):
+        first = folder
+    st = read(folder / "config_sentence_transformers.json")
+    name = st.get("default_prompt_name")
+    prefix = (st.get("prompts") or {}).get(name, "") if name else ""
+    limit = max_length or read(first / "sentence_bert_config.json").get("max_seq_length")
+    return first, str(prefix or ""), int(limit) if limit else None
 
 
 class SBertEncoder(Encoder):
@@ -28,13 +57,24 @@ class SBertEncoder(Encoder):
         return torch_token_budget(self.cfg.device)
 
     def costs(self, texts: list[str]) -> list[int]:
-        """The tokenizer's counts (with the model's default prompt) once the model is loaded."""
-        tok = getattr(self._model[0], "tokenizer", None) if self._model is not None else None
-        if tok is None:
-            return super().costs(texts)
-        name = getattr(self._model, "default_prompt_name", None)
-        prefix = (getattr(self._model, "prompts", None) or {}).get(name, "") if name else ""
-        return count_tokens(tok, texts, prefix, int(self._model.max_seq_length or 512))
+        """The tokenizer's counts with the model's default prompt (see counting_setup)."""
+        if self._counting is None:
+            first, prefix, limit = counting_setup(self.folder, self.cfg.max_length)
+            tok = getattr(self._model[0], "tokenizer", None) if self._model is not None else None
+            if tok is None:   # not loaded here (the Ray driver): the tokenizer alone
+                from transformers import AutoTokenizer
+
+                try:
+                    tok = AutoTokenizer.from_pretrained(str(first), local_files_only=True,
+                                                        **tokenizer_kwargs(self.folder))
+                except Exception as e:
+                    raise load_error(self.describe(), "transformers", e) from None
+            if limit is None:   # sentence-transformers 5+: the tokenizer's model_max_length
+                own = getattr(tok, "model_max_length", None)
+                limit = own if own and own < 100_000 else 512
+            self._counting = (tok, prefix, limit)
+        tok, prefix, limit = self._counting
+        return count_tokens(tok, texts, prefix, limit)
 
     def __init__(self, cfg, memo=None):
         super().__init__(cfg, memo)
@@ -44,6 +84,7 @@ class SBertEncoder(Encoder):
         self.model_spec = self.hub_name or str(self.folder)
         self._model = None
         self._device = None
+        self._counting = None
 
     def identity(self) -> dict:
         return {"kind": "sbert", "model": self.hub_name, "files": hash_folder(self.folder, self.memo),
