@@ -130,8 +130,8 @@ def fill_cache(encoder: Encoder, cache: VectorCache, texts: list[str], missing: 
     if engine is None:
         encoder.load()
         _set_meta(cache, encoder, encoder.dim)
-    # sorted by tokens (the tokenizer's counts where the model is loaded here), costliest first:
-    # the sentences of a batch are of a length, and its padding is small
+    # sorted by tokens (the tokenizer's counts for bert/sbert), costliest first: the sentences of
+    # a batch are of a length, and its padding is small
     cost = dict(zip(missing, encoder.costs([texts[i] for i in missing])))
     order = sorted(missing, key=lambda i: cost[i], reverse=True)
     batches = make_batches(order, cost, encoder.padded, encoder.batch_token_budget(),

@@ -74,15 +74,11 @@ class Encoder:
         for batch in batches:
             yield batch, self.encode(batch)
 
-    def cost(self, text: str) -> int:
-        """Approximate tokens of a text (for token-budget batching)."""
-        return len(text) + 2
-
     def costs(self, texts: list[str]) -> list[int]:
         """Tokens of each text as the model reads it, for sorting and token-budget batching:
-        `cost` (from the characters) unless the encoder can count exactly (the torch encoders
-        count with their tokenizer once the model is loaded)."""
-        return [self.cost(t) for t in texts]
+        approximated from the characters unless the encoder can count exactly (the torch
+        encoders count with their tokenizer)."""
+        return [len(t) + 2 for t in texts]
 
     def batch_token_budget(self) -> int:
         """Cap of a batch's size in tokens (see `padded`) on this encoder's device."""

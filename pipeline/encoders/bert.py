@@ -27,7 +27,6 @@ def max_tokens(tok, config, max_length: int | None) -> int:
 class BertEncoder(Encoder):
     kind = "bert"
     unsupported = ("vectors",)
-    token_budget = 16384
 
     def default_batch_size(self) -> int:
         return torch_batch_size(self.cfg.device)
@@ -36,21 +35,20 @@ class BertEncoder(Encoder):
         return torch_token_budget(self.cfg.device)
 
     def costs(self, texts: list[str]) -> list[int]:
-        """The tokenizer's counts, truncated where encode() truncates; the tokenizer alone where the
-        model is not loaded here (the Ray driver), so both engines batch alike."""
-        if self._tok is None and self._count_tok is None:
+        """The tokenizer's counts, truncated where encode() truncates. Where the model is not
+        loaded here (the Ray driver) the tokenizer and the config are loaded alone, so both
+        engines batch alike."""
+        if self._tok is None:
             from transformers import AutoConfig, AutoTokenizer
 
             try:
-                self._count_tok = AutoTokenizer.from_pretrained(str(self.folder), local_files_only=True,
-                                                                **tokenizer_kwargs(self.folder))
+                self._tok = AutoTokenizer.from_pretrained(str(self.folder), local_files_only=True,
+                                                          **tokenizer_kwargs(self.folder))
                 config = AutoConfig.from_pretrained(str(self.folder), local_files_only=True)
             except Exception as e:
                 raise load_error(self.describe(), "transformers", e) from None
-            self._count_limit = max_tokens(self._count_tok, config, self.cfg.max_length)
-        if self._tok is not None:
-            return count_tokens(self._tok, texts, "", self._max_length)
-        return count_tokens(self._count_tok, texts, "", self._count_limit)
+            self._max_length = max_tokens(self._tok, config, self.cfg.max_length)
+        return count_tokens(self._tok, texts, "", self._max_length)
 
     def __init__(self, cfg, memo=None):
         super().__init__(cfg, memo)
@@ -60,7 +58,6 @@ class BertEncoder(Encoder):
             raise SegError(f"--model {cfg.model}: {self.folder} holds no transformers model (no config.json)")
         self.model_spec = self.hub_name or str(self.folder)
         self._model = self._tok = None
-        self._count_tok = None
 
     def identity(self) -> dict:
         return {"kind": "bert", "model": self.hub_name, "files": hash_folder(self.folder, self.memo),

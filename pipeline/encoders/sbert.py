@@ -22,9 +22,10 @@ DEFAULT_MODEL = "sonoisa/sentence-bert-base-ja-mean-tokens-v2"
 def counting_setup(folder: Path, max_length: int | None) -> tuple[Path, str, int | None]:
     """(tokenizer folder, default prompt, max tokens or None: the tokenizer's own limit) of a
     sentence-transformers folder, read from its own files (modules.json,
-    config_sentence_transformers.json, sentence_bert_config.json) rather than from a loaded model, so that `seg embed` sorts and batches by the same counts
-    whether the model is loaded in this process or, with --engine ray, only on the workers (the
-    same batches give the same vectors, bit for bit)."""
+    config_sentence_transformers.json, sentence_bert_config.json) rather than from a loaded
+    model, so that `seg embed` sorts and batches by the same counts whether the model is loaded
+    in this process or, with --engine ray, only on the workers (the same batches give the same
+    vectors, bit for bit)."""
 
     def read(f: Path) -> dict:
         try:
@@ -48,7 +49,6 @@ def counting_setup(folder: Path, max_length: int | None) -> tuple[Path, str, int
 class SBertEncoder(Encoder):
     kind = "sbert"
     unsupported = ("pooling", "vectors")
-    token_budget = 16384
 
     def default_batch_size(self) -> int:
         return torch_batch_size(self.cfg.device)

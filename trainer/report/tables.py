@@ -7,6 +7,7 @@ writers and `rich_table` only format them.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Optional
 
 from rich.table import Table as RichTable
@@ -68,7 +69,7 @@ def run_settings(run: Run) -> dict[str, str]:
          and (k not in APPLIES or APPLIES[k](t))}
     s.setdefault("features", "none")       # runs from before --features had none
     if t.get("init_from"):                 # the run it started from, by name
-        s["init_from"] = t["init_from"].rstrip("/").split("/")[-1]
+        s["init_from"] = Path(t["init_from"]).name
     s["encoder"] = run.encoder
     s["model"] = run.model_kind
     if run.dataset is not None:
