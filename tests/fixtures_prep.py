@@ -15,6 +15,14 @@ SHARED_CORPUS = REPO.parent / "shared" / "corpus" / "aozora"
 SMALL_WORKS = ["000879_127_ruby_150.txt", "000074_424_ruby_19825.txt", "000121_628_ruby_649.txt", "000081_43754_ruby_17594.txt"]
 
 
+def private_copy(dataset: Path, parent: Path) -> Path:
+    """A copy of a session dataset at parent/small, for a test that writes into it (embedding
+    writes into the dataset directory) without touching what other tests read."""
+    out = parent / "small"
+    shutil.copytree(dataset, out)
+    return out
+
+
 @pytest.fixture(scope="session")
 def small_corpus(tmp_path_factory) -> Path:
     d = tmp_path_factory.mktemp("small_corpus")

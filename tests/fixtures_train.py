@@ -9,10 +9,11 @@
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 
 import pytest
+
+from tests.fixtures_prep import private_copy
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -22,8 +23,7 @@ def train_dataset(small_dataset, tiny_sbert, tmp_path_factory) -> Path:
     from pipeline.embed import EmbedConfig, embed
 
     root = tmp_path_factory.mktemp("train_stage")
-    d = root / "small"
-    shutil.copytree(small_dataset, d)
+    d = private_copy(small_dataset, root)
     embed(EmbedConfig(dataset=str(d), encoder="sbert", model=str(tiny_sbert), name="tiny", cache=str(root / "vectors")), root)
     return d
 

@@ -20,6 +20,7 @@ from pipeline.fingerprint import sentence_key
 from pipeline.prep import PrepConfig, prep
 from pipeline.vector_cache import VectorCache
 from pipeline.vectors import embedding_info, encode_texts, load_split_vectors
+from tests.fixtures_prep import private_copy
 
 runner = CliRunner()
 
@@ -55,8 +56,7 @@ def one_line_error(res, *needles: str) -> str:
 @pytest.fixture
 def ds(small_dataset, tmp_path) -> Path:
     """A private copy of small_dataset (embedding writes into the dataset directory)."""
-    d = tmp_path / "small"
-    shutil.copytree(small_dataset, d)
+    d = private_copy(small_dataset, tmp_path)
     return d
 
 

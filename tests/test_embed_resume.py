@@ -20,6 +20,7 @@ from cli import app
 from pipeline.dataset import SPLITS, load_split
 from pipeline.embed import DELAY_ENV
 from pipeline.vector_cache import VectorCache
+from tests.fixtures_prep import private_copy
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -60,10 +61,7 @@ def kill_embed_after(args: list[str], cache: Path, committed: int, delay: float,
 
 
 def test_killed_run_resumes_with_identical_vectors(small_dataset, w2v_text, tmp_path):
-    import shutil
-
-    ds = tmp_path / "small"
-    shutil.copytree(small_dataset, ds)
+    ds = private_copy(small_dataset, tmp_path)
     texts = [t for s in SPLITS for t in load_split(ds, s).texts]
     distinct = len(set(texts))
     cache = tmp_path / "vc"
@@ -90,10 +88,7 @@ def test_killed_run_resumes_with_identical_vectors(small_dataset, w2v_text, tmp_
 def test_two_processes_fill_one_cache(small_dataset, w2v_text, tmp_path):
     """Two `seg embed` runs on one cache at once: both succeed, every sentence is stored once,
     and the vectors equal a clean single run's."""
-    import shutil
-
-    ds = tmp_path / "small"
-    shutil.copytree(small_dataset, ds)
+    ds = private_copy(small_dataset, tmp_path)
     texts = [t for s in SPLITS for t in load_split(ds, s).texts]
     cache = tmp_path / "vc"
     env = dict(os.environ, **{DELAY_ENV: "0.02", "HF_HUB_OFFLINE": "1"})

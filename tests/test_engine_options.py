@@ -6,7 +6,6 @@ the vectors must equal those of one device, bit for bit)."""
 from __future__ import annotations
 
 import json
-import shutil
 import sys
 
 import numpy as np
@@ -17,6 +16,7 @@ from cli import app
 from pipeline.dataset import SPLITS, load_split
 from pipeline.prep import DEMO_CORPUS
 from pipeline.vector_cache import VectorCache
+from tests.fixtures_prep import private_copy
 
 runner = CliRunner()
 
@@ -62,8 +62,7 @@ def test_sbert_on_two_devices_gives_the_one_device_vectors(small_dataset, tiny_s
         return start(self, devices)
 
     monkeypatch.setattr(AutocastSentenceTransformer, "start_multi_process_pool", spy)
-    ds = tmp_path / "small"
-    shutil.copytree(small_dataset, ds)
+    ds = private_copy(small_dataset, tmp_path)
     out = {}
     for name, device in (("one", "cpu"), ("two", "cpu,cpu")):
         res = runner.invoke(app, ["embed", str(ds), "--encoder", "sbert", "--model", str(tiny_sbert), "--device", device,

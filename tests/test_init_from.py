@@ -13,6 +13,7 @@ import torch
 from typer.testing import CliRunner
 
 from cli import app
+from tests.fixtures_prep import private_copy
 from trainer.config import TrainConfig
 from trainer.run import load_run
 from trainer.train import fit, load_init
@@ -131,8 +132,7 @@ def test_bundled_pretrained_run_fits_the_demo_and_segments_unseen_works(small_da
     seen = {d["doc"] for d in json.loads((BUNDLED / "documents.json").read_text(encoding="utf-8"))["documents"]}
     assert seen and not {Path(n).stem for n in demo_names} & seen
 
-    ds = tmp_path / "small"
-    shutil.copytree(small_dataset, ds)
+    ds = private_copy(small_dataset, tmp_path)
     res = runner.invoke(app, ["embed", str(ds), "--encoder", "e5", "--cache", str(tmp_path / "vc")])
     assert res.exit_code == 0, res.output
     seg_train(ds, "--encoder", "e5", "--model", "bilstm", "--window", "2:2", "--features", "brackets",

@@ -25,6 +25,7 @@ from pipeline.dataset import SPLITS, load_split  # noqa: E402
 from pipeline.prep import DEMO_CORPUS  # noqa: E402
 from pipeline.ray_engine import DIE_ONCE_ENV  # noqa: E402
 from pipeline.vector_cache import VectorCache  # noqa: E402
+from tests.fixtures_prep import private_copy  # noqa: E402
 
 runner = CliRunner()
 # Ray Data's own DataContext warns about its deprecated settings on first use
@@ -59,8 +60,7 @@ def vectors(ds: Path, cache: Path, name: str) -> np.ndarray:
 def embedded(small_dataset, tiny_sbert, tmp_path_factory):
     """small_dataset embedded by the local engine (the reference vectors)."""
     root = tmp_path_factory.mktemp("ray")
-    ds = root / "small"
-    shutil.copytree(small_dataset, ds)
+    ds = private_copy(small_dataset, root)
     res = runner.invoke(app, embed_args(ds, tiny_sbert, root / "local", "local"))
     assert res.exit_code == 0, res.output
     return {"root": root, "dataset": ds, "local": vectors(ds, root / "local", "local")}
@@ -203,8 +203,7 @@ def test_an_address_where_no_cluster_answers_fails_in_seconds(small_dataset, tmp
 def test_wiki2vec_state_reaches_the_workers(local_ray, small_dataset, w2v_text, tmp_path):
     """wiki2vec's SIF state is fitted here on the train split and sent to the actors: the
     vectors equal the local engine's."""
-    ds = tmp_path / "small"
-    shutil.copytree(small_dataset, ds)
+    ds = private_copy(small_dataset, tmp_path)
     got = {}
     for engine in ("local", "ray"):
         res = runner.invoke(app, ["embed", str(ds), "--encoder", "wiki2vec", "--vectors", str(w2v_text), "--name", engine,

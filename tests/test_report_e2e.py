@@ -7,7 +7,6 @@ from __future__ import annotations
 import base64
 import json
 import re
-import shutil
 from pathlib import Path
 
 import pytest
@@ -18,6 +17,7 @@ from pipeline.embed import EmbedConfig, embed
 from trainer.metrics import METRICS
 from trainer.report.attention import attention_blocks
 from trainer.report.collect import read_run
+from tests.fixtures_prep import private_copy
 
 runner = CliRunner()
 
@@ -25,8 +25,7 @@ runner = CliRunner()
 @pytest.fixture(scope="module")
 def trained_runs(small_dataset, w2v_text, tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("report_e2e")
-    ds = root / "small"
-    shutil.copytree(small_dataset, ds)
+    ds = private_copy(small_dataset, root)
     embed(EmbedConfig(dataset=str(ds), encoder="wiki2vec", vectors=str(w2v_text), cache=str(root / "vectors")), root)
     common = [str(ds), "--encoder", "wiki2vec", "--epochs", "3", "--output", str(root / "runs"), "--hidden", "32",
               "--threads", "1"]

@@ -29,6 +29,7 @@ from trainer.metrics import best_threshold, segmentation_metrics
 from trainer.run import load_run
 from trainer.segment import SegmentConfig, segment
 from trainer.train import train
+from tests.fixtures_prep import private_copy
 from tests.reproduce import segment_reproduces_test
 
 runner = CliRunner()
@@ -39,8 +40,7 @@ SANGETSUKI = DEMO_CORPUS / "000119_624_ruby_5668.txt"    # 山月記: new text s
 @pytest.fixture(scope="module")
 def trained(small_dataset, w2v_text, tmp_path_factory) -> dict:
     root = tmp_path_factory.mktemp("segment_run")
-    ds = root / "small"
-    shutil.copytree(small_dataset, ds)
+    ds = private_copy(small_dataset, root)
     manifest = embed(EmbedConfig(dataset=str(ds), encoder="wiki2vec", vectors=str(w2v_text), cache=str(root / "vectors")),
                      root)
     run_dir = train(TrainConfig(dataset=str(ds), encoder="wiki2vec", model="pool", window="2:2", epochs=4, repeats=2,

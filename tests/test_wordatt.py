@@ -25,6 +25,7 @@ from pipeline.token_states import TokenStates, export_token_h5
 from trainer.config import TrainConfig
 from trainer.data import SplitData
 from trainer.train import fit, train
+from tests.fixtures_prep import private_copy
 from tests.reproduce import segment_reproduces_test
 
 runner = CliRunner()
@@ -33,8 +34,7 @@ runner = CliRunner()
 @pytest.fixture(scope="module")
 def token_run(small_dataset, tiny_fast_sbert, tmp_path_factory) -> dict:
     root = tmp_path_factory.mktemp("wordatt")
-    ds = root / "small"
-    shutil.copytree(small_dataset, ds)
+    ds = private_copy(small_dataset, root)
     manifest = embed(EmbedConfig(dataset=str(ds), encoder="sbert", model=str(tiny_fast_sbert), tokens=True,
                                  cache=str(root / "tokens")), root)
     run_dir = train(TrainConfig(dataset=str(ds), encoder="sbert-tokens", model="bilstm", sentence_pooling="attention",
