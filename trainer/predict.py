@@ -28,11 +28,8 @@ def _seq_predict(model, vectors, ranges, device) -> np.ndarray:
 
     spans = _spans(ranges)
     n = len(vectors)
-    if isinstance(vectors, TokenBank):         # token states: the --features columns ride along
-        split = SimpleNamespace(spans=spans, vectors=vectors.features[:-1].cpu().numpy(), tokens=vectors.states,
-                                labels=np.zeros(n, dtype=np.int64))
-    else:
-        split = SimpleNamespace(spans=spans, vectors=np.asarray(vectors, dtype=np.float32), labels=np.zeros(n, dtype=np.int64))
+    split = SimpleNamespace(spans=spans, labels=np.zeros(n, dtype=np.int64),
+                            vectors=vectors if isinstance(vectors, TokenBank) else np.asarray(vectors, dtype=np.float32))
     return seq_probs(model, make_chunkset(split, model.chunk, device))
 
 
@@ -100,8 +97,7 @@ def predict_probs(models, vectors: np.ndarray, ranges, window, *, batch_size: in
             if return_attention:
                 attention.append(None)
             continue
-        # --sentence-pooling attention: a TokenBank (Run.inputs) instead of vectors
-        v = vectors.to(dev) if isinstance(vectors, TokenBank) else model_inputs(vectors, None, dev)
+        v = model_inputs(vectors, None, dev)    # vectors, or a TokenBank (Run.inputs) for word attention
         index = torch.from_numpy(gaps.index).to(dev)
         out = indexed_logits(model, v, index, batch_size=batch_size, return_attention=return_attention)
         if return_attention:

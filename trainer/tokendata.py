@@ -22,10 +22,13 @@ from .windows import padded
 MAX_TOKENS = 128
 
 
-def model_inputs(vectors: np.ndarray, tokens: TokenStates | None, device) -> "torch.Tensor | TokenBank":
+def model_inputs(vectors: "np.ndarray | TokenBank", tokens: TokenStates | None, device) -> "torch.Tensor | TokenBank":
     """What a model reads for a split's sentences: the vectors padded with a zero row (index -1)
     on the device, or, for token states (--sentence-pooling attention), a TokenBank over them
-    whose --features columns are `vectors`."""
+    whose --features columns are `vectors` (a TokenBank already built, as predict gets from
+    Run.inputs, is moved to the device as it is)."""
+    if isinstance(vectors, TokenBank):
+        return vectors.to(device)
     if tokens is not None:
         return TokenBank(tokens, vectors, device)
     return padded(torch.from_numpy(np.asarray(vectors, dtype=np.float32))).to(device)
