@@ -34,7 +34,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from trainer.data import load_data, load_texts  # noqa: E402
+from trainer.data import load_data  # noqa: E402
 from trainer.report.gaptypes import gap_type_codes, is_dialogue  # noqa: E402
 from trainer.run import read_run  # noqa: E402
 
@@ -92,8 +92,8 @@ def predictability(dataset: Path, encoder: str, min_gaps: int = 20) -> None:
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    train = load_texts(dataset, ("train",))["train"]
-    vectors = load_data(dataset, encoder, None, ("train",))[0]["train"].vectors
+    train = load_data(dataset, encoder, None, ("train",))[0]["train"]   # texts, labels, documents and vectors
+    vectors = train.vectors
     dialogue = is_dialogue(train.texts)
     stats, means, rate = [], [], []
     for _, b, e in train.ranges:
