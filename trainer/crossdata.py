@@ -65,15 +65,10 @@ def load_tokenizer(folder: str | Path):
     """The base model's tokenizer (MeCab models get ipadic when their dictionary is absent), loaded once."""
     key = str(folder)
     if key not in _TOKENIZERS:
-        from transformers import AutoTokenizer
+        from pipeline.encoders import base
 
-        from pipeline.encoders.base import load_error, quiet_transformers, tokenizer_kwargs
-
-        quiet_transformers()
-        try:
-            _TOKENIZERS[key] = AutoTokenizer.from_pretrained(key, local_files_only=True, **tokenizer_kwargs(Path(key)))
-        except Exception as e:
-            raise load_error(f"the tokenizer of {key}", "transformers", e) from None
+        base.quiet_transformers()
+        _TOKENIZERS[key] = base.load_tokenizer(key, f"the tokenizer of {key}")
     return _TOKENIZERS[key]
 
 

@@ -282,6 +282,18 @@ def quiet_transformers() -> None:
         pass
 
 
+def load_tokenizer(folder: Path | str, what: str, kwargs_folder: Path | str | None = None):
+    """A transformers tokenizer from a local folder, with tokenizer_kwargs (of `kwargs_folder`,
+    default the folder itself); a one-line load_error naming `what` when it cannot load."""
+    from transformers import AutoTokenizer
+
+    try:
+        return AutoTokenizer.from_pretrained(str(folder), local_files_only=True,
+                                             **tokenizer_kwargs(Path(kwargs_folder or folder)))
+    except Exception as e:
+        raise load_error(what, "transformers", e) from None
+
+
 def load_error(what: str, library: str, e: Exception) -> SegError:
     """The one-line error for a model folder that `library` failed to load."""
     first = str(e).splitlines()[0] if str(e) else ""

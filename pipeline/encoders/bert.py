@@ -11,8 +11,8 @@ import numpy as np
 
 from ..errors import SegError
 from ..fingerprint import ENCODING_VERSION, hash_folder
-from .base import (Encoder, autocast, library_versions, load_error, precision, quiet_transformers, resolve_model,
-                   count_tokens, tokenizer_kwargs, torch_batch_size, torch_device, torch_token_budget)
+from .base import (Encoder, autocast, library_versions, load_error, load_tokenizer, precision, quiet_transformers,
+                   resolve_model, count_tokens, torch_batch_size, torch_device, torch_token_budget)
 
 DEFAULT_MODEL = "tohoku-nlp/bert-base-japanese-v3"
 
@@ -39,11 +39,10 @@ class BertEncoder(Encoder):
         loaded here (the Ray driver) the tokenizer and the config are loaded alone, so both
         engines batch alike."""
         if self._tok is None:
-            from transformers import AutoConfig, AutoTokenizer
+            from transformers import AutoConfig
 
+            self._tok = load_tokenizer(self.folder, self.describe())
             try:
-                self._tok = AutoTokenizer.from_pretrained(str(self.folder), local_files_only=True,
-                                                          **tokenizer_kwargs(self.folder))
                 config = AutoConfig.from_pretrained(str(self.folder), local_files_only=True)
             except Exception as e:
                 raise load_error(self.describe(), "transformers", e) from None
@@ -72,13 +71,13 @@ class BertEncoder(Encoder):
         if self._model is not None:
             return
         import torch
-        from transformers import AutoModel, AutoTokenizer
+        from transformers import AutoModel
 
         quiet_transformers()
 
         self._device = torch_device(self.cfg.device)
+        self._tok = load_tokenizer(self.folder, self.describe())
         try:
-            self._tok = AutoTokenizer.from_pretrained(str(self.folder), local_files_only=True, **tokenizer_kwargs(self.folder))
             self._model = AutoModel.from_pretrained(str(self.folder), local_files_only=True).to(self._device).eval()
         except Exception as e:
             raise load_error(self.describe(), "transformers", e) from None

@@ -13,8 +13,9 @@ import numpy as np
 
 from ..errors import SegError
 from ..fingerprint import ENCODING_VERSION, hash_folder
-from .base import (Encoder, autocast, library_versions, load_error, precision, quiet_transformers, resolve_model,
-                   count_tokens, tokenizer_kwargs, torch_batch_size, torch_device, torch_devices, torch_token_budget)
+from .base import (Encoder, autocast, library_versions, load_error, load_tokenizer, precision, quiet_transformers,
+                   resolve_model, count_tokens, tokenizer_kwargs, torch_batch_size, torch_device, torch_devices,
+                   torch_token_budget)
 
 DEFAULT_MODEL = "sonoisa/sentence-bert-base-ja-mean-tokens-v2"
 
@@ -62,13 +63,7 @@ class SBertEncoder(Encoder):
             first, prefix, limit = counting_setup(self.folder, self.cfg.max_length)
             tok = getattr(self._model[0], "tokenizer", None) if self._model is not None else None
             if tok is None:   # not loaded here (the Ray driver): the tokenizer alone
-                from transformers import AutoTokenizer
-
-                try:
-                    tok = AutoTokenizer.from_pretrained(str(first), local_files_only=True,
-                                                        **tokenizer_kwargs(self.folder))
-                except Exception as e:
-                    raise load_error(self.describe(), "transformers", e) from None
+                tok = load_tokenizer(first, self.describe(), self.folder)
             if limit is None:   # sentence-transformers 5+: the tokenizer's model_max_length
                 own = getattr(tok, "model_max_length", None)
                 limit = own if own and own < 100_000 else 512
