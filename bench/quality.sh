@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# The README's results tables (issue 12): every system on all works of the shared corpus,
-# split by document and by author (8:1:1, seed 0), embedded once with e5, 5 repeats each
+# The results tables of docs/results.md and the README: every system on all works of the shared
+# corpus, split by document and by author (8:1:1, seed 0), embedded once with e5, 5 repeats each
 # (seeds 0-4), then `seg report` per split (Markdown, printed and written to
-# <out>/report-<split>/report.md; the sentence-vector systems alone to <out>/report-<split>-vectors/).
+# <ROOT>/report-<split>/report.md; the sentence-vector systems alone to <ROOT>/report-<split>-vectors/).
+# Last, scripts/gen_docs.py copies the four reports to docs/results/ and rewrites the tables of
+# docs/results.md and the README's headline from them (commit them together).
 #
 #   bench/quality.sh [CORPUS] [ROOT]
 #     CORPUS  the novels (default ../shared/corpus/aozora)
@@ -30,7 +32,7 @@ SYSTEMS=(
   "seq-transformer|--model seq --arch transformer"
   "seq-cues-viterbi|--model seq --features brackets,cues,tokens --decode viterbi"
   "seq-large-brackets|--model seq --hidden 256 --layers 2 --features brackets"
-  # word-level attention (issue 13): each sentence's vector pooled by learned attention over its
+  # word-level attention: each sentence's vector pooled by learned attention over its
   # token states (the converted e5, `seg embed --tokens`), then the same bilstm as the first row
   "wordatt-bilstm-2x2-brackets|--encoder sbert-tokens --sentence-pooling attention --model bilstm --window 2:2 --features brackets"
 )
@@ -68,8 +70,8 @@ for ((k = 0; k < ${#jobs[@]}; k += 2)); do
   wait
 done
 
-# one report per split over every system, and one over the sentence-vector systems alone (the
-# README's paragraph on them compares them with their own dev-chosen reference)
+# one report per split over every system, and one over the sentence-vector systems alone
+# (docs/results.md compares them with their own dev-chosen reference)
 for split in document author; do
   runs=() vector_runs=()
   for sys in "${SYSTEMS[@]}"; do
@@ -79,3 +81,7 @@ for split in document author; do
   "$SEG" report "${runs[@]}" --runs "$RUNS" --split test --format md --output "$ROOT/report-$split" --force
   "$SEG" report "${vector_runs[@]}" --runs "$RUNS" --split test --format md --output "$ROOT/report-$split-vectors" --force
 done
+
+# the reports -> docs/results/*.md -> the tables of docs/results.md and README.md
+PY=${PY:-.venv/bin/python}
+"$PY" scripts/gen_docs.py --import-reports "$ROOT"
