@@ -21,6 +21,7 @@ from pipeline.dataset import SPLITS, load_split
 from pipeline.embed import DELAY_ENV
 from pipeline.vector_cache import VectorCache
 from tests.fixtures_prep import private_copy
+from tests.contract import assert_reproduced
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -60,7 +61,7 @@ def kill_embed_after(args: list[str], cache: Path, committed: int, delay: float,
     return entries(cache)
 
 
-def test_killed_run_resumes_with_identical_vectors(small_dataset, w2v_text, tmp_path):
+def test_killed_run_resumes_with_exact_vectors(small_dataset, w2v_text, tmp_path):
     ds = private_copy(small_dataset, tmp_path)
     texts = [t for s in SPLITS for t in load_split(ds, s).texts]
     distinct = len(set(texts))
@@ -82,7 +83,7 @@ def test_killed_run_resumes_with_identical_vectors(small_dataset, w2v_text, tmp_
     a = VectorCache(cache, fp).get_many(texts)
     b = VectorCache(clean, fp).get_many(texts)
     assert a[1] == b[1] == []
-    np.testing.assert_allclose(a[0], b[0], atol=1e-5)
+    assert_reproduced(a[0], b[0], "wiki2vec")
 
 
 def test_two_processes_fill_one_cache(small_dataset, w2v_text, tmp_path):
@@ -107,4 +108,4 @@ def test_two_processes_fill_one_cache(small_dataset, w2v_text, tmp_path):
     a = VectorCache(cache, ms[0]["fingerprint"]).get_many(texts)
     b = VectorCache(tmp_path / "clean", ms[0]["fingerprint"]).get_many(texts)
     assert a[1] == b[1] == []
-    np.testing.assert_allclose(a[0], b[0], atol=1e-6)
+    assert_reproduced(a[0], b[0], "wiki2vec")

@@ -16,12 +16,16 @@ ENCODERS = {
 }
 
 
-def make_encoder(cfg, memo=None) -> Encoder:
-    spec = ENCODERS.get(cfg.encoder)
+def encoder_class(kind: str) -> type[Encoder]:
+    spec = ENCODERS.get(kind)
     if spec is None:
-        raise SegError(f"--encoder {cfg.encoder!r}: unknown encoder; use one of {', '.join(ENCODERS)}")
+        raise SegError(f"--encoder {kind!r}: unknown encoder; use one of {', '.join(ENCODERS)}")
     mod, cls = spec.split(":")
-    return getattr(import_module(f".{mod}", __name__), cls)(cfg, memo)
+    return getattr(import_module(f".{mod}", __name__), cls)
 
 
-__all__ = ["ENCODERS", "Encoder", "make_encoder"]
+def make_encoder(cfg, memo=None) -> Encoder:
+    return encoder_class(cfg.encoder)(cfg, memo)
+
+
+__all__ = ["ENCODERS", "Encoder", "encoder_class", "make_encoder"]

@@ -22,6 +22,11 @@ class Encoder:
     unsupported: tuple[str, ...] = ()
     #: True when fit_state computes dataset-dependent state (which needs the model loaded)
     stateful: bool = False
+    #: how to get a GPU, for an encoder that runs on the CPU only ('' = this one can use a GPU)
+    cpu_only: str = ""
+    #: what the cache promises about re-encoding a sentence (see same_vectors, docs/reliability.md):
+    #: "exact" (the same bits whatever the batch, order, thread count or resume) or "close"
+    reproducible: str = "close"
 
     def __init__(self, cfg: Any, memo=None):
         self.cfg = cfg
@@ -32,6 +37,9 @@ class Encoder:
             if getattr(cfg, opt, None) is not None:
                 flag = "--" + opt.replace("_", "-")
                 raise SegError(f"{flag} does not apply to --encoder {self.kind}; leave it out")
+        if self.cpu_only and getattr(cfg, "device", None) not in (None, "", "auto", "cpu"):
+            raise SegError(f"--device {cfg.device}: --encoder {self.kind} runs on the CPU only; leave --device at auto "
+                           f"or cpu{self.cpu_only}")
 
     # identity ----------------------------------------------------------------------
     def identity(self) -> dict:
@@ -298,3 +306,32 @@ def load_error(what: str, library: str, e: Exception) -> SegError:
     """The one-line error for a model folder that `library` failed to load."""
     first = str(e).splitlines()[0] if str(e) else ""
     return SegError(f"--model {what}: {library} could not load it ({type(e).__name__}: {first})")
+
+
+# The reproducibility contract of the vector cache. A sentence re-encoded (a resume after kill -9, a
+# repaired checksum, a Ray worker, `seg segment` on new text) gets back
+#   "exact": the same bits, whatever batch it shares, the order of sentences, the thread count or
+#            the BLAS kernel (wiki2vec: each vector is summed on its own by numpy's loops);
+#   "close": a vector within VECTOR_ATOL of the first, at cosine >= 1 - VECTOR_COS_EPS (transformer
+#            encoders: padding, GEMM blocking and thread count move the last float bits; the same
+#            batches on the same thread count and machine give the same bits).
+VECTOR_ATOL = 1e-5
+VECTOR_COS_EPS = 1e-6
+
+
+def same_vectors(a: np.ndarray, b: np.ndarray, reproducible: str) -> tuple[bool, str]:
+    """Whether two encodings of the same sentences keep the contract, and the worst deviation."""
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    if a.shape != b.shape:
+        return False, f"shapes {a.shape} and {b.shape}"
+    if reproducible == "exact":
+        diff = int((a != b).sum())
+        return diff == 0, f"{diff} of {a.size} floats differ"
+    worst = float(np.abs(a - b).max(initial=0.0))
+    na, nb = np.linalg.norm(a, axis=-1), np.linalg.norm(b, axis=-1)
+    both = (na > 0) & (nb > 0)
+    cos = (a * b).sum(-1)[both] / (na[both] * nb[both])
+    low = float(cos.min(initial=1.0))
+    zero_mismatch = bool(((na > 0) != (nb > 0)).any())
+    return (worst <= VECTOR_ATOL and low >= 1 - VECTOR_COS_EPS and not zero_mismatch), \
+        f"max abs {worst:.2e}, min cosine 1 - {1 - low:.1e}"

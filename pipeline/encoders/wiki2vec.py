@@ -60,6 +60,8 @@ def is_binary_w2v(path: Path) -> bool:
 class Wiki2VecEncoder(Encoder):
     kind = "wiki2vec"
     stateful = True
+    cpu_only = " (SIF over word vectors needs no GPU)"
+    reproducible = "exact"
     unsupported = ("pooling", "max_length", "model")
     token_budget = 1 << 30
     batch_size = 1024
@@ -100,7 +102,7 @@ class Wiki2VecEncoder(Encoder):
         import fugashi
 
         return {"kind": "wiki2vec", "vectors": hash_file(self.path, self.memo), "binary": is_binary_w2v(self.path),
-                "freq": self._freq_hash, "sif_a": SIF_A, "remove_pc": 1, "sif_fit": SIF_FIT,
+                "freq": self._freq_hash, "sif_a": SIF_A, "remove_pc": 1, "sif_fit": SIF_FIT, "sums": "per sentence",
                 "tokenizer": f"fugashi {getattr(fugashi, '__version__', '?')} ipadic", "encoding_version": ENCODING_VERSION}
 
     def describe(self) -> str:
@@ -143,7 +145,9 @@ class Wiki2VecEncoder(Encoder):
                 rows.append(j)
                 weights.append(SIF_A / (SIF_A + freq.get(w, 0) / total))
             if rows:
-                out[r] = np.asarray(weights, np.float32) @ self._vecs[rows] / len(rows)
+                # numpy's own loops, not BLAS: the sum of one sentence's rows depends on that
+                # sentence alone (not on the batch, the thread count or the BLAS kernel)
+                out[r] = (np.asarray(weights, np.float32)[:, None] * self._vecs[rows]).sum(axis=0) / len(rows)
         return out
 
     # dataset state: frequency table + principal component ------------------------------
@@ -194,9 +198,12 @@ class Wiki2VecEncoder(Encoder):
         self._set_freq(Counter(dict(zip(z["words"].tolist(), z["counts"].tolist()))))
 
     def encode(self, texts: list[str]) -> np.ndarray:
+        """Each sentence's vector is computed on its own (reproducible = "exact"): the projection
+        on the component is a row-wise sum, not a matrix-vector product, whose BLAS blocking
+        would make a sentence's last bits depend on how many others share its batch."""
         X = self._raw(texts)
         if self.pc is not None:
-            X = X - np.outer(X @ self.pc, self.pc)
+            X = X - (X * self.pc).sum(axis=1, keepdims=True) * self.pc
         return X.astype(np.float32, copy=False)
 
 
