@@ -8,7 +8,8 @@ and headings marked ［＃「…」は中見出し］ or left bare (see headings
 Markup is removed only when it is well formed, so a typo in the source never deletes text:
 a 《…》 is a ruby reading only when it holds kana (with ー・ and the くの字点 ／＼ ／″＼), at
 most RUBY_MAX characters (the 96,984 readings of the 175-work shared corpus are all of this
-form, the longest 64 characters); any other 《 or 》 stays in the text and is counted. An
+form, the longest 64 characters; 、 may stand between two runs of kana, as in
+五味台《クルエツト、スタンド》); any other 《 or 》 stays in the text and is counted. An
 editor note opened by ［＃ and never closed on its line runs to the end of that line: it is
 dropped and counted (notes never span lines in Aozora files).
 """
@@ -23,8 +24,10 @@ from .headings import is_heading
 _DASHES = re.compile(r"-{10,}")
 RUBY_MAX = 80
 # a reading: hiragana, katakana (with ー and ・), half-width katakana, iteration marks and the
-# くの字点 written as ／＼ or ／″＼, and the odd space between words of a foreign title
-_RUBY = re.compile(rf"《[\u3041-\u309f\u30a0-\u30ff\uff65-\uff9f／＼″〃 \u3000]{{1,{RUBY_MAX}}}》")
+# くの字点 written as ／＼ or ／″＼, and the odd space between words of a foreign title; runs of
+# such kana may be separated by 、 (a reading of a foreign compound: 五味台《クルエツト、スタンド》)
+_KANA = r"[\u3041-\u309f\u30a0-\u30ff\uff65-\uff9f／＼″〃 \u3000]"
+_RUBY = re.compile(rf"《(?=[^《》]{{1,{RUBY_MAX}}}》){_KANA}+(?:、{_KANA}+)*》")
 _UNCLOSED_NOTE = re.compile(r"［＃.*$")
 # an editor note, allowing one level of ［…］ inside its description
 _NOTE = re.compile(r"［＃(?:[^［］]|［[^］]*］)*］")
@@ -49,13 +52,17 @@ def looks_like_aozora(text: str) -> bool:
 
 
 def gaiji_char(description: str) -> str:
-    """The character a 外字 note describes, or '' when Unicode has none we can name."""
+    """The character a 外字 note describes, or '' when Unicode has none we can name. A note may
+    name only a printable character: one naming a surrogate (U+D800), a control (U+0000, U+000A)
+    or an unassigned code point gives '' (it would put a NUL or a line break into the text, or
+    make it unwritable as UTF-8)."""
     m = _UNICODE.search(description)
     if m:
         try:
-            return chr(int(m.group(1), 16))
+            c = chr(int(m.group(1), 16))
         except (ValueError, OverflowError):
             return ""
+        return c if c.isprintable() else ""
     m = _MENKUTEN.search(description)
     if m:
         plane, row, cell = (int(g) for g in m.groups())
