@@ -59,22 +59,52 @@ def load_split(path: Path, split: str) -> Split:
     if not f.is_file():
         raise SegError(f"{f}: split file missing; re-run `seg prep --force --output {path}`")
     docs, index, texts, labels = [], [], [], []
-    with f.open(encoding="utf-8") as fh:
-        for n, line in enumerate(fh, 1):
-            try:
-                r = json.loads(line)
-                docs.append(r["doc"]); index.append(r["i"]); texts.append(r["text"]); labels.append(int(r["label"]))
-            except (json.JSONDecodeError, KeyError, TypeError, ValueError):
-                raise SegError(f"{f}:{n}: not a seg sentence record; re-run `seg prep --force --output {path}`") from None
+    try:
+        lines = f.read_text(encoding="utf-8").split("\n")   # not splitlines: U+2028 may stand in a text
+    except UnicodeDecodeError:
+        raise SegError(f"{f}: not UTF-8 text; re-run `seg prep --force --output {path}`") from None
+    for n, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            r = json.loads(line)
+            doc, i, text, label = r["doc"], r["i"], r["text"], r["label"]
+            # a record of another shape (a number for text, a label of 2) would fail later,
+            # deep in an encoder or a metric: refuse it here, naming the line
+            if not (isinstance(doc, str) and isinstance(text, str) and type(i) is int and label in (0, 1)
+                    and type(label) in (int, bool)):
+                raise ValueError
+            docs.append(doc); index.append(i); texts.append(text); labels.append(int(label))
+        except (json.JSONDecodeError, KeyError, TypeError, ValueError):
+            raise SegError(f"{f}:{n}: not a seg sentence record; re-run `seg prep --force --output {path}`") from None
     return Split(split, docs, index, texts, labels)
+
+
+def _damaged(f: Path, path: Path) -> SegError:
+    return SegError(f"{f}: damaged (not what `seg prep` writes); re-run `seg prep --force --output {path}`")
 
 
 def load_stats(path: Path) -> dict:
     path = check_dataset(path)
-    return json.loads((path / "stats.json").read_text(encoding="utf-8"))
+    f = path / "stats.json"
+    try:
+        obj = json.loads(f.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise _damaged(f, path) from None
+    if not isinstance(obj, dict):
+        raise _damaged(f, path)
+    return obj
 
 
 def load_documents(path: Path) -> list[dict]:
     path = check_dataset(path)
-    with (path / "documents.jsonl").open(encoding="utf-8") as fh:
-        return [json.loads(l) for l in fh if l.strip()]
+    f = path / "documents.jsonl"
+    if not f.is_file():
+        raise SegError(f"{f}: missing; re-run `seg prep --force --output {path}`")
+    try:
+        rows = [json.loads(l) for l in f.read_text(encoding="utf-8").split("\n") if l.strip()]
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise _damaged(f, path) from None
+    if not all(isinstance(r, dict) and isinstance(r.get("doc"), str) for r in rows):
+        raise _damaged(f, path)
+    return rows
