@@ -108,8 +108,8 @@ def parse_features(spec: str | None) -> tuple[str, ...]:
     """'none' / '' -> (); 'brackets,length' -> ('brackets', 'length'); unknown names are a SegError."""
     if spec is None or spec.strip().lower() in ("", "none"):
         return ()
-    names = tuple(n.strip() for n in spec.split(",") if n.strip())
-    bad = [n for n in names if n not in FEATURES]
+    names = tuple(n.strip() for n in spec.split(","))
+    bad = [n for n in names if n not in FEATURES]   # an empty name too: brackets,,cues
     if bad or len(set(names)) != len(names):
         raise SegError(f"--features {spec!r}: give none, or a comma-separated list of {', '.join(FEATURES)} "
                        f"(each once), e.g. --features brackets")

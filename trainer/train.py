@@ -32,6 +32,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import math
 import os
 import random
 import re
@@ -90,8 +91,17 @@ def check_config(cfg: TrainConfig) -> None:
                        "--encoder-model instead: leave --init-from out")
     if cfg.batch_size < 0:
         raise SegError(f"--batch-size {cfg.batch_size}: give 0 (the model's default) or a positive number of gaps")
-    if not cfg.lr > 0:
-        raise SegError(f"--lr {cfg.lr}: the learning rate must be positive, e.g. 1e-3")
+    if not (cfg.lr > 0 and math.isfinite(cfg.lr)):
+        raise SegError(f"--lr {cfg.lr}: the learning rate must be a positive finite number, e.g. 1e-3")
+    if not (cfg.weight_decay >= 0 and math.isfinite(cfg.weight_decay)):
+        raise SegError(f"--weight-decay {cfg.weight_decay}: give 0 (none) or a positive finite number, e.g. 0.01")
+    if not (cfg.gamma >= 0 and math.isfinite(cfg.gamma)):
+        raise SegError(f"--gamma {cfg.gamma}: give 0 (plain BCE) or a positive finite focusing parameter, e.g. 2")
+    if cfg.alpha is not None and not 0 <= cfg.alpha <= 1:
+        raise SegError(f"--alpha {cfg.alpha}: give the weight of the break class in [0, 1], e.g. 0.25")
+    if cfg.beta is not None and not 0 < cfg.beta < 1:
+        raise SegError(f"--beta {cfg.beta}: give the effective-number beta in (0, 1), e.g. 0.9999")
+    check_applies(cfg)
     if cfg.patience < 0:
         raise SegError(f"--patience {cfg.patience}: give 0 (train every epoch) or a positive number of epochs")
     if cfg.shuffle_block < 1:
@@ -112,6 +122,36 @@ def check_config(cfg: TrainConfig) -> None:
         if cfg.accumulate < 1:
             raise SegError(f"--accumulate {cfg.accumulate}: give 1 (a step per batch) or more batches per step")
     model_spec(cfg, 1)   # architecture options (window, heads, pooling, ...)
+
+
+# option -> (does the run read it?, which runs do): an option set away from its default on a run that
+# ignores it is refused, so a typo in a command line never trains a model other than the one meant
+_APPLIES = {
+    "memory_size": (lambda c: c.model == "attmem", "--model attmem"),
+    "arch": (lambda c: c.model == "seq", "--model seq"),
+    "chunk": (lambda c: c.model == "seq", "--model seq"),
+    "gamma": (lambda c: c.loss == "focal", "--loss focal"),
+    "alpha": (lambda c: c.loss == "focal", "--loss focal"),
+    "beta": (lambda c: c.loss == "balanced", "--loss balanced"),
+    "heads": (lambda c: c.model in ("transformer", "attmem") or c.sentence_pooling == "attention"
+              or (c.model == "seq" and c.arch == "transformer"),
+              "--model transformer or attmem, --model seq --arch transformer, or --sentence-pooling attention"),
+    "encoder_lr": (lambda c: c.model == "crossseg", "--model crossseg"),
+    "warmup": (lambda c: c.model == "crossseg", "--model crossseg"),
+    "accumulate": (lambda c: c.model == "crossseg", "--model crossseg"),
+    "max_length": (lambda c: c.model == "crossseg", "--model crossseg"),
+}
+
+
+def check_applies(cfg: TrainConfig) -> None:
+    """Refuse an option given a value other than its default on a run that does not read it."""
+    default = TrainConfig()
+    for field, (reads, where) in _APPLIES.items():
+        value = getattr(cfg, field)
+        if value != getattr(default, field) and not reads(cfg):
+            flag = "--" + field.replace("_", "-")
+            raise SegError(f"{flag} {value} applies to {where} only (this run: --model {cfg.model}, --loss {cfg.loss}); "
+                           f"leave {flag} out")
 
 
 def check_inputs(cfg: TrainConfig, train: SplitData) -> None:
