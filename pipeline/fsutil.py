@@ -61,6 +61,20 @@ def write_text_atomic(path: Path, text: str) -> None:
         raise
 
 
+def write_output(path: Path, text: str) -> None:
+    """Write an output file the user named (`seg segment -o`): a new or regular file atomically
+    (write_text_atomic); a symlink is followed, so the link stays and its target gets the text; a
+    device node or FIFO (/dev/null, /dev/stdout) is written through, never replaced by a file."""
+    target = Path(os.path.realpath(path))
+    if target.exists() and not target.is_file():
+        if target.is_dir():
+            raise SegError(f"--output {path}: is a directory; give a file path, or a path ending in / for one file per input")
+        with naming(path), open(target, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        return
+    write_text_atomic(target, text)
+
+
 @contextmanager
 def atomic_file(path: Path, what: str) -> Iterator[Path]:
     """Yield a temporary sibling of `path` to write; it is renamed to `path` when the block

@@ -61,7 +61,7 @@ from rich.table import Table
 
 from pipeline.documents import FORMATS, Document, expand_input, join_paragraphs, load_document, parse_text, print_warnings
 from pipeline.errors import SegError
-from pipeline.fsutil import write_text_atomic
+from pipeline.fsutil import write_output
 from pipeline.progress import console, progress, quiet
 from pipeline.ray_engine import check_engine, make_engine
 from pipeline.reader import decode
@@ -560,6 +560,8 @@ def check_config(cfg: SegmentConfig) -> None:
         raise SegError(f"--input-format {cfg.input_format!r}: use one of {', '.join(FORMATS)}")
     if cfg.window < 1:
         raise SegError(f"--window {cfg.window}: give a block size of at least 1 sentence")
+    if not np.isfinite(cfg.depth_cutoff):
+        raise SegError(f"--depth-cutoff {cfg.depth_cutoff}: give a finite number of standard deviations, e.g. 0.5")
     if cfg.threshold is not None:
         if cfg.run == "texttiling":
             if not (np.isfinite(cfg.threshold) and cfg.threshold >= 0):
@@ -606,7 +608,7 @@ def segment(cfg: SegmentConfig, cache_root: Path = Path("cache"), stdin=None, st
         write_stdout(sep.join(render(r) for r in results), stdout)
     else:
         for r, p in zip(results, paths):
-            write_text_atomic(p, render(r))
+            write_output(p, render(r))
             res.outputs.append(str(p))
         console.print(f"wrote {', '.join(res.outputs) if len(res.outputs) <= 3 else f'{len(res.outputs)} files to {Path(cfg.output)}'}")
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from pipeline.documents import expand_input, load_document, print_warnings
 from pipeline.errors import SegError
-from pipeline.fsutil import write_text_atomic
+from pipeline.fsutil import write_output
 from pipeline.progress import console
 
 from .segment import (STDIN, SegmentResults, Segmenter, _unique_id, evaluate, metrics_table, render_jsonl,
@@ -73,7 +73,7 @@ def segment_batch(cfg: SegmentConfig, cache_root: Path) -> SegmentResults:
         seg = segmenter(docs)
         res.segmenter, res.threshold = seg.description, seg.threshold
         for r, (_, out) in zip(split_results(docs, seg), chunk):
-            write_text_atomic(out, render(r))
+            write_output(out, render(r))
             res.outputs.append(str(out))
             if cfg.evaluate:
                 res.docs.append(r)

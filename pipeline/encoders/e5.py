@@ -18,6 +18,7 @@ from .base import Encoder
 
 class E5Encoder(Encoder):
     kind = "e5"
+    cpu_only = " (for a GPU: `seg convert-e5`, then --encoder sbert --model <that folder>)"
     unsupported = ("pooling", "max_length", "vectors")
     # The engine packs a batch's tokens without padding and runs each weight matrix once per
     # batch, so bigger batches are faster (measured: 128-300 sentences ~1.3-1.4x batches of 32,
