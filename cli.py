@@ -16,11 +16,17 @@ from __future__ import annotations
 
 import errno
 import os
+import sys
 from functools import wraps
 from pathlib import Path
 from typing import List, Optional
 
 import typer
+from typer.core import TyperGroup
+
+# click's exception classes as the installed typer raises them (typer >= 0.2x vendors its own click)
+_USAGE_ERROR = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageError")
+_CLICK_EXCEPTION = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
 
 from pipeline.errors import SegError
 from trainer.config import TrainConfig
@@ -29,7 +35,35 @@ from trainer.settings import ReportConfig, SegmentConfig
 # every option default of train, report and segment comes from its config dataclass
 T, R, S = TrainConfig(), ReportConfig(), SegmentConfig()
 
+class OneLineErrors(TyperGroup):
+    """The command group: a usage error (an unknown option, a value of the wrong type) is one
+    line naming the option and pointing at --help, exit code 2, like every other error of seg
+    (click's own display is a usage line and a box)."""
+
+    def main(self, *args, standalone_mode: bool = True, **kwargs):
+        if not standalone_mode:
+            return super().main(*args, standalone_mode=False, **kwargs)
+        try:
+            rv = super().main(*args, standalone_mode=False, **kwargs)
+        except _USAGE_ERROR as e:
+            if type(e).__name__ == "NoArgsIsHelpError":   # `seg` alone: the help, as click shows it
+                typer.echo(e.format_message(), err=True)
+                sys.exit(e.exit_code)
+            where = e.ctx.command_path if e.ctx is not None else "seg"
+            message = " ".join(e.format_message().split()).rstrip(".")
+            typer.secho(f"error: {message}; see `{where} --help`", fg=typer.colors.RED, err=True)
+            sys.exit(e.exit_code)
+        except _CLICK_EXCEPTION as e:
+            typer.secho(f"error: {' '.join(e.format_message().split())}", fg=typer.colors.RED, err=True)
+            sys.exit(e.exit_code)
+        except typer.Abort:
+            typer.secho("aborted", fg=typer.colors.YELLOW, err=True)
+            sys.exit(1)
+        sys.exit(rv if isinstance(rv, int) else 0)
+
+
 app = typer.Typer(
+    cls=OneLineErrors,
     add_completion=False,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
