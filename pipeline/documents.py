@@ -190,11 +190,23 @@ def load_document(path: Path, fmt: str = "auto", doc_id: str | None = None, meta
 def expand_input(spec: str) -> list[Path]:
     """One INPUT path -> the files it names: the file itself, or a directory's *.txt (sorted)."""
     p = Path(spec)
+    if p.is_symlink() and not p.exists():
+        raise SegError(f"{p}: a symbolic link to nothing (broken, or a loop); point INPUT at the file itself")
     if not p.exists():
         raise SegError(f"{p}: no such file or directory; check the INPUT path")
     if not p.is_dir():
+        if not p.is_file():   # a FIFO or a device: reading it could block forever
+            raise SegError(f"{p}: not a regular file (a FIFO, socket or device); save the text to a file, or pipe it to -")
         return [p]
-    files = sorted(f for f in p.rglob("*.txt") if f.is_file() and not f.name.startswith("."))
+    entries = sorted(f for f in p.rglob("*.txt") if not f.name.startswith("."))
+    files = [f for f in entries if f.is_file()]
+    odd = [f for f in entries if not f.is_file() and not f.is_dir()]
+    if odd:
+        from .progress import console
+
+        console.print(f"[yellow]warning:[/] passed over {len(odd)} .txt entr{'y' if len(odd) == 1 else 'ies'} that "
+                      f"are no regular file (broken or looping links, FIFOs, devices): "
+                      + ", ".join(str(f) for f in odd[:5]) + (" ..." if len(odd) > 5 else ""), soft_wrap=True)
     if not files:
         raise SegError(f"{p}: directory holds no .txt files; point INPUT at a folder of novels in .txt files")
     return files

@@ -32,19 +32,32 @@ def decode(data: bytes, name: str = "<bytes>") -> tuple[str, str]:
             raise UnreadableFile(f"{name}: starts with a UTF-16 byte-order mark but is not valid UTF-16; re-save it as UTF-8") from None
     if b"\x00" in data:
         raise UnreadableFile(f"{name}: binary file (contains NUL bytes); pass only text files")
+    control = None
     for enc in ENCODINGS:
         try:
             text = data.decode(enc)
         except UnicodeDecodeError:
             continue
-        if _CONTROL.search(text):
+        m = _CONTROL.search(text)
+        if m:
+            control = control or (enc, m, text)
             continue
         return _normalise(text), enc
+    if control:   # decodes, but holds a control character no novel has: say which and where
+        enc, m, text = control
+        line = text.count("\n", 0, m.start()) + 1
+        raise UnreadableFile(f"{name}: control character U+{ord(m.group()):04X} on line {line} (read as {enc}); "
+                             f"remove it, or re-save the file as plain UTF-8 text")
     raise UnreadableFile(f"{name}: neither UTF-8 nor Shift_JIS/cp932; re-save it as UTF-8")
 
 
+_LINE_BREAKS = re.compile("\r\n?|[\u2028\u2029\x85]")
+
+
 def _normalise(text: str) -> str:
-    return text.replace("\r\n", "\n").replace("\r", "\n")
+    """Every line break as \\n: CRLF, a lone CR, and Unicode's line and paragraph separators and
+    NEL (U+2028, U+2029, U+0085), which editors show as line breaks too."""
+    return _LINE_BREAKS.sub("\n", text)
 
 
 def read_text(path: Path) -> tuple[str, str]:
