@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from .dataset import SPLITS, check_dataset, load_split, load_stats
-from .encoders import ENCODERS, Encoder, make_encoder
+from .encoders import ENCODERS, Encoder, encoder_class, make_encoder
 from .errors import SegError
 from .fingerprint import FileHashMemo, fingerprint
 from .fsutil import read_json, write_json_atomic
@@ -217,6 +217,10 @@ def _check_config(cfg: EmbedConfig) -> None:
                            f"(for e5: `seg convert-e5`, then --encoder sbert --model cache/models/multilingual-e5-small)")
         if cfg.engine != "local" or "," in (cfg.device or ""):
             raise SegError("--tokens encodes in this process on one device; leave out --engine ray and device lists")
+    if re.fullmatch(r"cuda(:\d+)?", cfg.device or "") and not encoder_class(cfg.encoder).cpu_only:
+        from .encoders.base import torch_device
+
+        torch_device(cfg.device)   # no GPU: refused before any model is looked at
     if cfg.export is not None and cfg.export not in EXPORTS:
         raise SegError(f"--export {cfg.export!r}: unknown format; use one of {', '.join(EXPORTS)}")
     if cfg.name is not None and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", cfg.name):

@@ -23,6 +23,7 @@ run; load_run (segment, attention heatmaps) turns the first blocking problem int
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
@@ -313,8 +314,20 @@ def read_run(path: Path | str) -> Run:
         want = run.train.get("repeats", "?")
         run.note(f"incomplete: status {status!r}, {done} of {want} repeats done; re-run `seg train` with the same options to finish it")
         return run
+    if not _finite(summary):   # seg train never writes NaN: a damaged or hand-edited file
+        run.note("metrics.json holds NaN or infinite values (damaged or edited): delete the run and re-run `seg train`")
+        return run
     run.complete = True
     return run
+
+
+def _finite(obj) -> bool:
+    """Whether every number in a JSON value is finite."""
+    if isinstance(obj, dict):
+        return all(_finite(v) for v in obj.values())
+    if isinstance(obj, list):
+        return all(_finite(v) for v in obj)
+    return not isinstance(obj, float) or math.isfinite(obj)
 
 
 def load_run(run_dir: Path | str) -> Run:
@@ -329,6 +342,9 @@ def load_run(run_dir: Path | str) -> Run:
                   "delete the run and retrain it with `seg train`"
             raise SegError(f"{path / name}: {what} {'not found' if err == 'missing' else 'is ' + err}; {fix}")
     run = read_run(path)
+    if not run.complete and run.notes and run.notes[-1].startswith("metrics.json holds NaN"):
+        raise SegError(f"{path / 'metrics.json'}: holds NaN or infinite values (damaged or edited); delete the run and "
+                       f"retrain it with `seg train`")
     if not run.complete or not run.repeats:
         raise SegError(f"{path}: the run did not finish (metrics.json status {run.metrics.get('status')!r}); retrain it")
     if not isinstance(run.config.get("model"), dict) or "kind" not in run.config["model"]:

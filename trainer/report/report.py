@@ -45,7 +45,7 @@ def _check(cfg: ReportConfig) -> None:
     if cfg.sort.lower() not in METRICS:
         raise SegError(f"--sort {cfg.sort!r}: use one of {', '.join(METRICS)}")
     if cfg.resamples < 100:
-        raise SegError(f"resamples {cfg.resamples}: use at least 100 (1000+ for a stable interval)")
+        raise SegError(f"--resamples {cfg.resamples}: use at least 100 (1000+ for a stable interval)")
 
 
 def report(cfg: ReportConfig, out: Optional[Console] = None) -> Path:
