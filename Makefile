@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 SEG := $(BIN)/seg
 
-.PHONY: install demo test bench clean
+.PHONY: install demo test test-matrix bench clean
 
 install: $(VENV)/.installed
 
@@ -34,6 +34,13 @@ demo: install
 # `make demo` and plain `make install` stay without it.
 test: install $(VENV)/.installed-ray
 	$(BIN)/python -m pytest -q
+
+# the tests whose floats depend on the machine, under each thread count and another OpenBLAS kernel
+# (the contract of docs/reliability.md: they must pass under every setting)
+test-matrix: install $(VENV)/.installed-ray
+	for env in "OMP_NUM_THREADS=1" "OMP_NUM_THREADS=2" "OMP_NUM_THREADS=2 OPENBLAS_CORETYPE=Haswell"; do \
+	  echo "== $$env"; env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $$env $(BIN)/python -m pytest -q -p no:cacheprovider \
+	    tests/test_faults.py tests/test_embed_resume.py tests/test_reproducible.py || exit 1; done
 
 $(VENV)/.installed-ray: $(VENV)/.installed
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test,bench,ray]'

@@ -6,6 +6,7 @@ A generated part sits between two markers on lines of their own:
     <!-- BEGIN GENERATED: results document -->       the tables of docs/results/document.md
     <!-- BEGIN GENERATED: results pretrained -->     the bundled run's test figures (its metrics.json)
     <!-- BEGIN GENERATED: headline -->               README's table: both splits' dev-chosen run and the rule
+    <!-- BEGIN GENERATED: hostile -->                the hostile-input campaign's cases by category (tests/test_hostile.py)
     ...
     <!-- END GENERATED -->
 
@@ -290,7 +291,18 @@ def render(spec: str, root: Path, cmds: dict) -> str:
         return pretrained_block(root)
     if kind == "headline" and not arg:
         return headline_block(root)
-    raise SystemExit(f"gen_docs: unknown generated part {spec!r} (options seg CMD | results NAME | results pretrained | headline)")
+    if kind == "hostile" and not arg:
+        return hostile_block(root)
+    raise SystemExit(f"gen_docs: unknown generated part {spec!r} (options seg CMD | results NAME | results pretrained | "
+                     f"headline | hostile)")
+
+
+def hostile_block(root: Path) -> str:
+    """The campaign's table, counted from the cases of tests/test_hostile.py itself."""
+    sys.path.insert(0, str(root))
+    from tests.test_hostile import markdown_table
+
+    return markdown_table() + "\n"
 
 
 def regenerate(text: str, root: Path, cmds: dict, where: str = "") -> tuple[str, list[str]]:
