@@ -109,3 +109,38 @@ def test_two_processes_fill_one_cache(small_dataset, w2v_text, tmp_path):
     b = VectorCache(tmp_path / "clean", ms[0]["fingerprint"]).get_many(texts)
     assert a[1] == b[1] == []
     assert_reproduced(a[0], b[0], "wiki2vec")
+
+
+def test_sentences_in_another_order_and_batches_get_the_same_vectors(small_dataset, w2v_text, tiny_sbert, tmp_path):
+    """The contract holds for whole `seg embed` runs too: a dataset whose documents come in
+    another order, encoded in other batches into a fresh cache, gets each sentence's vector
+    back exactly (wiki2vec) or within the tolerance (sbert)."""
+    import random
+
+    ds = private_copy(small_dataset, tmp_path)
+    other = tmp_path / "shuffled"
+    other.mkdir()
+    for f in ds.iterdir():
+        if f.is_file():
+            (other / f.name).write_bytes(f.read_bytes())
+    for split in SPLITS:   # the documents of each split in another order
+        lines = [l for l in (ds / f"{split}.jsonl").read_text(encoding="utf-8").split("\n") if l]
+        docs: dict[str, list[str]] = {}
+        for l in lines:
+            docs.setdefault(json.loads(l)["doc"], []).append(l)
+        order = list(docs)
+        random.Random(3).shuffle(order)
+        (other / f"{split}.jsonl").write_text("".join(l + "\n" for d in order for l in docs[d]), encoding="utf-8")
+    texts = [t for s in SPLITS for t in load_split(ds, s).texts]
+    for encoder, extra in (("wiki2vec", ["--vectors", str(w2v_text)]), ("sbert", ["--model", str(tiny_sbert)])):
+        got = {}
+        for name, d, batch in (("a", ds, "16"), ("b", other, "5")):
+            cache = tmp_path / f"{encoder}-{name}"
+            res = CliRunner().invoke(app, ["embed", str(d), "--encoder", encoder, *extra, "--cache", str(cache),
+                                           "--batch-size", batch])
+            assert res.exit_code == 0, res.output
+            m = json.loads((d / "embeddings" / f"{encoder}.json").read_text(encoding="utf-8"))
+            vecs, missing = VectorCache(cache, m["fingerprint"]).get_many(texts)
+            assert missing == []
+            got[name] = vecs
+        assert_reproduced(got["b"], got["a"], encoder)

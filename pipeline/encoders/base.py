@@ -311,7 +311,8 @@ def load_error(what: str, library: str, e: Exception) -> SegError:
 # The reproducibility contract of the vector cache. A sentence re-encoded (a resume after kill -9, a
 # repaired checksum, a Ray worker, `seg segment` on new text) gets back
 #   "exact": the same bits, whatever batch it shares, the order of sentences, the thread count or
-#            the BLAS kernel (wiki2vec: each vector is summed on its own by numpy's loops);
+#            the BLAS kernel (wiki2vec: each vector is summed on its own by numpy's loops, with the
+#            dataset state stored in the cache; a fresh cache refits it from the sorted train set);
 #   "close": a vector within VECTOR_ATOL of the first, at cosine >= 1 - VECTOR_COS_EPS (transformer
 #            encoders: padding, GEMM blocking and thread count move the last float bits; the same
 #            batches on the same thread count and machine give the same bits).

@@ -160,6 +160,9 @@ class Wiki2VecEncoder(Encoder):
             return
         from ..progress import progress
 
+        # sorted: the component depends on the set of train sentences, not on the order of the
+        # dataset's documents (one fingerprint, one transform)
+        texts = sorted(set(texts))
         X = np.zeros((len(texts), self.dim), np.float32)
         with progress() as bar:
             task = bar.add_task("SIF component", total=len(texts), unit="sent")
