@@ -9,7 +9,9 @@ parameter names are the config dataclass fields, which seg.py checks).
     seg segment  new text + a run -> paragraphs          seg.segment  trainer/segment.py
 
 Errors from the library (SegError) and operating-system errors that carry an errno (disk
-full, read-only location) become one red line and exit code 1, here and only here.
+full, read-only location) become one red line and exit code 1 (clean_errors), and usage errors
+(an unknown option, a value of the wrong type) one line and exit code 2 (OneLineErrors), here
+and only here.
 """
 
 from __future__ import annotations
@@ -24,9 +26,6 @@ from typing import List, Optional
 import typer
 from typer.core import TyperGroup
 
-# click's exception classes as the installed typer raises them (typer >= 0.2x vendors its own click)
-_USAGE_ERROR = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageError")
-_CLICK_EXCEPTION = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
 
 from pipeline.errors import SegError
 from trainer.config import TrainConfig
@@ -34,6 +33,11 @@ from trainer.settings import ReportConfig, SegmentConfig
 
 # every option default of train, report and segment comes from its config dataclass
 T, R, S = TrainConfig(), ReportConfig(), SegmentConfig()
+
+# click's exception classes as the installed typer raises them (typer >= 0.2x vendors its own click)
+_USAGE_ERROR = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageError")
+_CLICK_EXCEPTION = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
+
 
 class OneLineErrors(TyperGroup):
     """The command group: a usage error (an unknown option, a value of the wrong type) is one
