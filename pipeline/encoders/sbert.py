@@ -13,7 +13,7 @@ import numpy as np
 
 from ..errors import SegError
 from ..fingerprint import ENCODING_VERSION, hash_folder
-from .base import (Encoder, autocast, library_versions, load_error, load_tokenizer, precision, quiet_transformers,
+from .base import (Encoder, autocast, library_versions, load_error, load_tokenizer, quiet_transformers,
                    resolve_model, count_tokens, tokenizer_kwargs, torch_batch_size, torch_device, torch_devices,
                    torch_token_budget)
 
@@ -49,7 +49,8 @@ def counting_setup(folder: Path, max_length: int | None) -> tuple[Path, str, int
 
 class SBertEncoder(Encoder):
     kind = "sbert"
-    unsupported = ("pooling", "vectors")
+    unsupported = ("pooling", "vectors", "backend")
+    torch_forward = True
 
     def default_batch_size(self) -> int:
         return torch_batch_size(self.cfg.device)
@@ -84,7 +85,7 @@ class SBertEncoder(Encoder):
     def identity(self) -> dict:
         return {"kind": "sbert", "model": self.hub_name, "files": hash_folder(self.folder, self.memo),
                 "max_length": self.cfg.max_length, "pooling": "model", "normalize": "model", "prefix": None,
-                "encoding_version": ENCODING_VERSION, "precision": precision(torch_device(self.cfg.device)),
+                "encoding_version": ENCODING_VERSION, "precision": self.forward_precision(),
                 "libraries": library_versions("torch", "transformers", "sentence-transformers")}
 
     def describe(self) -> str:
@@ -155,7 +156,7 @@ class SBertEncoder(Encoder):
 
     def encode(self, texts: list[str]) -> np.ndarray:
         self.load()
-        with autocast(self._device):
+        with autocast(self._device, self.forward_precision()):
             v = self._model.encode(texts, batch_size=len(texts), show_progress_bar=False, convert_to_numpy=True)
         return np.asarray(v, dtype=np.float32)
 
@@ -173,4 +174,4 @@ class SBertEncoder(Encoder):
         name = getattr(self._model, "default_prompt_name", None)
         prefix = (getattr(self._model, "prompts", None) or {}).get(name, "") if name else ""
         limit = self._model.max_seq_length or getattr(tok, "model_max_length", 512)
-        return token_states(tok, model, texts, prefix, int(limit), self._device)
+        return token_states(tok, model, texts, prefix, int(limit), self._device, self.forward_precision())

@@ -40,7 +40,8 @@ def align_pieces(pieces: list[str], text: str) -> np.ndarray:
     return spans
 
 
-def token_states(tok, model, texts: list[str], prefix: str, max_length: int, device: str) -> list[tuple[np.ndarray, np.ndarray]]:
+def token_states(tok, model, texts: list[str], prefix: str, max_length: int, device: str,
+                 prec: str | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
     import torch
 
     fast = bool(getattr(tok, "is_fast", False))
@@ -50,7 +51,7 @@ def token_states(tok, model, texts: list[str], prefix: str, max_length: int, dev
     special = enc.pop("special_tokens_mask").bool()
     real = enc["attention_mask"].bool() & ~special
     batch = {k: v.to(device) for k, v in enc.items()}
-    with torch.inference_mode(), autocast(device):
+    with torch.inference_mode(), autocast(device, prec):
         h = model(**batch).last_hidden_state
     h = h.to(torch.float16).cpu().numpy()
     out = []

@@ -62,7 +62,7 @@ class Wiki2VecEncoder(Encoder):
     stateful = True
     cpu_only = " (SIF over word vectors needs no GPU)"
     reproducible = "exact"
-    unsupported = ("pooling", "max_length", "model")
+    unsupported = ("pooling", "max_length", "model", "backend", "precision")
     token_budget = 1 << 30
     batch_size = 1024
 
