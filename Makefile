@@ -16,7 +16,7 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	touch $@
 
 # prep (7:4:4 of the 15 works: 4 dev and 4 test works, so dev can rank the runs and test can
-# tell them from the rule; 8:1:1 left 2 of each) -> embed (bundled e5, CPU, no download) -> train a window model and a whole-document model
+# tell them from the rule; 8:1:1 left 2 of each) -> embed (bundled e5 weights, converted once into cache/models/ and run by torch, no download) -> train a window model and a whole-document model
 # (with the paragraph-length prior) on the demo alone, and fine-tune the bundled run pretrained on
 # the shared corpus less the demo works (trainer/pretrained/, bench/pretrain_demo_model.sh) ->
 # HTML report. Re-running reuses the vector cache (only new sentences are encoded) and replaces
