@@ -1,4 +1,4 @@
-"""Is a demo-sized corpus enough for a trained model to beat the bracket rule? (issue 12)
+"""Is a demo-sized corpus enough for a trained model to beat the bracket rule?
 
     .venv/bin/python bench/demo_size_study.py [--works 15] [--samples 6] [--split 8:1:1] [--corpus DIR] [--root DIR]
 

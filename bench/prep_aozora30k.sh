@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The "user-sized" experiment set: the 115 shortest works of the shared Aozora corpus
-# (29,896 sentences, 29 authors; the user's own data had ~28.5k sentences), listed in
+# (29,933 sentences, 29,635 distinct, 29 authors; the user's own data had ~28.5k sentences), listed in
 # bench/aozora30k.txt. Prepped with the default 8:1:1 document split, seed 0.
 set -euo pipefail
 cd "$(dirname "$0")/.."

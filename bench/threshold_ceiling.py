@@ -1,4 +1,4 @@
-"""How far could per-document calibration take a run? A diagnostic, not a result (issue 12).
+"""How far could per-document calibration take a run? A diagnostic, not a result.
 
     .venv/bin/python bench/threshold_ceiling.py RUN [RUN ...] [--split test] [--works]
 
