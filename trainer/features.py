@@ -51,7 +51,6 @@ def _length(texts: list[str]) -> np.ndarray:
 
 
 DASH, ELLIPSIS = "――", "……"
-_QUOTE_OPEN = {"「": "」", "『": "』"}
 TOKEN_BUCKETS = 64
 _SKIP_TOKEN = set("「」『』（）()〔〕、。，．！？!?・…―　 ")
 

@@ -43,8 +43,6 @@ class Table:
     rows: list[Row]
 
 
-# settings that only mean something for some models or losses (blank elsewhere)
-_WINDOW = {"pool", "bilstm", "transformer", "attmem"}
 # options shown only for the runs they act on (the settings line of each run, the table columns)
 APPLIES = {
     "memory_size": lambda t: t.get("model") == "attmem",
