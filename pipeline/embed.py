@@ -322,7 +322,7 @@ def embed(cfg: EmbedConfig, cache_root: Path) -> dict:
         "encoder": cfg.encoder,
         "model": meta.get("model"),
         "fingerprint": fp,
-        "space_fingerprint": fingerprint({**encoder.space_identity(), "tokens": bool(cfg.tokens)}),
+        "space_fingerprint": encoder.space_fingerprint(cfg.tokens),
         "dim": int(meta["dim"]),
         "dtype": meta.get("dtype", DTYPE),
         "tokens": bool(cfg.tokens),

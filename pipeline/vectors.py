@@ -53,8 +53,7 @@ def space_fingerprint(manifest: dict) -> str | None:
     if manifest.get("space_fingerprint"):
         return manifest["space_fingerprint"]
     try:
-        encoder = make_encoder(config_from_dict(manifest.get("config") or {}))
-        return fingerprint({**encoder.space_identity(), "tokens": bool(manifest.get("tokens"))})
+        return make_encoder(config_from_dict(manifest.get("config") or {})).space_fingerprint(manifest.get("tokens"))
     except (SegError, TypeError, ValueError, OSError):
         return None
 

