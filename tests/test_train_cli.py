@@ -295,3 +295,33 @@ def test_torch_floor_allows_fused_adamw_on_the_cpu():
     torch_req = next(Requirement(d) for d in deps if Requirement(d).name == "torch")
     assert not torch_req.specifier.contains(Version("2.3.1")) and torch_req.specifier.contains(Version("2.4.0"))
     torch.optim.AdamW(torch.nn.Linear(2, 1).parameters(), fused=True)     # and the installed torch can do it
+
+
+def test_max_train_works_trains_on_whole_works_nested_by_seed(train_dataset, train_data, tmp_path):
+    """--max-train-works N: every gap of N whole train works and none of the others, the same
+    works for a seed whatever the model, nested in N (a learning curve's samples), dev and test whole."""
+    from trainer.crossdata import sample_work_rows
+    from trainer.train import make_gapset, train_rows
+
+    train = train_data["train"]
+    counts = [max(e - s - 1, 0) for s, e in train.spans]
+    assert len(counts) >= 2
+    gs = make_gapset(train, 1, 1, torch.device("cpu"))
+    doc_of_gap = np.array([train.docs[i] for i in gs.sentence])
+    for seed in (0, 1, 2):
+        one = train_rows(TrainConfig(max_train_works=1, seed=seed), train)
+        works = set(doc_of_gap[one])
+        assert len(works) == 1 and len(one) == counts[[d for d, _, _ in train.ranges].index(works.pop())]
+        more = sample_work_rows(counts, len(counts) - 1, seed)
+        assert set(one) <= set(more) and len(set(doc_of_gap[more])) == len(counts) - 1
+    assert train_rows(TrainConfig(max_train_works=len(counts)), train) is None   # all works: no sample
+    res = seg_train(str(train_dataset), "--encoder", ENC, "--model", "pool", "--epochs", "1", "--max-train-works", "1",
+                    "--seed", "2", "--output", str(tmp_path), "--name", "w")
+    assert res.exit_code == 0, res.output
+    m = json.loads((tmp_path / "w" / "metrics.json").read_text())
+    assert m["n_gaps"]["train"] == len(train_rows(TrainConfig(max_train_works=1, seed=2), train))
+    assert m["n_gaps"]["dev"] == len(make_gapset(train_data["dev"], 1, 1, torch.device("cpu")))
+    for opts, needle in [(["--max-train-works", "-1"], "--max-train-works -1"),
+                         (["--max-train-works", "1", "--model", "seq"], "--model seq"),
+                         (["--max-train-works", "1", "--max-train-gaps", "10"], "give one of the two")]:
+        assert needle in one_line_error(seg_train(str(train_dataset), "--encoder", ENC, *opts, "--output", str(tmp_path / "bad")))

@@ -60,6 +60,7 @@ class TrainConfig:
     accumulate: int = 1              # crossseg: batches whose gradients are summed before each optimizer step
     max_length: int = 0              # crossseg: tokens per pair incl. special tokens; 0 = min(256, the model's limit)
     max_train_gaps: int = 0          # train on a sample of this many train gaps, drawn with --seed (0 = all); window models and crossseg
+    max_train_works: int = 0         # train on the first N works of a --seed shuffle of the train works (0 = all; nested in N); window models and crossseg
     init_from: str | None = None     # a finished run (name under --output or a directory) whose weights start each repeat (see train.load_init)
     device: str = "auto"             # auto | cpu | cuda | cuda:N
     threads: int = 0                 # torch CPU threads (0 = 1 on a <= 2-core machine, else torch's default)

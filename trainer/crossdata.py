@@ -346,6 +346,17 @@ def predict_cross(model, texts: list[str], spans: list[tuple[int, int]], spec: d
     return torch.sigmoid(cross_logits(model, cs)).double().cpu().numpy()
 
 
+def sample_work_rows(doc_gap_counts: list[int], max_works: int, seed: int) -> np.ndarray | None:
+    """--max-train-works: the gap rows of the first max_works works of a shuffle of the train
+    works drawn with the run's --seed, in gap order; None = all. Samples of one seed are nested
+    (N works hold every work of a smaller N), which is what a learning curve needs."""
+    if not max_works or max_works >= len(doc_gap_counts):
+        return None
+    chosen = np.sort(np.random.default_rng(seed).permutation(len(doc_gap_counts))[:max_works])
+    starts = np.concatenate([[0], np.cumsum(doc_gap_counts)])
+    return np.concatenate([np.arange(starts[d], starts[d + 1]) for d in chosen]).astype(np.int64)
+
+
 def sample_rows(n_gaps: int, max_gaps: int, seed: int) -> np.ndarray | None:
     """--max-train-gaps: the rows of a uniform sample of max_gaps of n_gaps train gaps, drawn
     with the run's --seed (the same for every repeat and every model), in gap order; None = all."""

@@ -53,7 +53,7 @@ from pipeline.progress import console, progress
 
 from .baselines import baseline_metrics
 from .config import DEFAULT_BATCH, DEVICES, LOSSES, MODELS, TrainConfig
-from .crossdata import CrossSet, CrossTrainer, cross_logits, make_crossset, sample_rows
+from .crossdata import CrossSet, CrossTrainer, cross_logits, make_crossset, sample_rows, sample_work_rows
 from .data import SplitData, load_data, load_texts
 from .decode import Decoder, LengthPrior, check_decode, choose_viterbi
 from .features import parse_features
@@ -111,6 +111,11 @@ def check_config(cfg: TrainConfig) -> None:
     if cfg.max_train_gaps < 0 or (cfg.max_train_gaps and cfg.model == "seq"):
         raise SegError(f"--max-train-gaps {cfg.max_train_gaps}: give 0 (all) or a positive number of gaps; "
                        f"--model seq trains on whole documents and takes no sample")
+    if cfg.max_train_works < 0 or (cfg.max_train_works and cfg.model == "seq"):
+        raise SegError(f"--max-train-works {cfg.max_train_works}: give 0 (all) or a positive number of works; "
+                       f"--model seq takes no sample")
+    if cfg.max_train_works and cfg.max_train_gaps:
+        raise SegError("--max-train-works and --max-train-gaps: give one of the two (a sample of works or of gaps)")
     if cfg.model == "crossseg":
         if cfg.features != "none":
             raise SegError(f"--features {cfg.features}: crossseg reads the raw text, which holds the surface features; "
@@ -361,6 +366,14 @@ def length_prior(split: SplitData) -> LengthPrior:
 
 # ----------------------------------------------------------------------------- fitting
 
+def train_rows(cfg: TrainConfig, train: SplitData) -> np.ndarray | None:
+    """The train gaps a run learns from: a --max-train-works or --max-train-gaps sample drawn
+    with --seed (the same for every repeat and every model), or None = all."""
+    if cfg.max_train_works:
+        return sample_work_rows([max(e - s - 1, 0) for s, e in train.spans], cfg.max_train_works, cfg.seed)
+    return sample_rows(len(train_gap_labels(train)), cfg.max_train_gaps, cfg.seed)
+
+
 def train_gap_labels(split: SplitData) -> np.ndarray:
     """Labels of the candidate gaps (not of first sentences, which always start a paragraph)."""
     return split.labels[gap_windows(split.spans, 1, 1).sentence]
@@ -497,7 +510,7 @@ def fit(cfg: TrainConfig, data: dict[str, SplitData], on_epoch: Callable[[int, d
     baselines = {s: baseline_metrics(data[s]) for s in ("dev", "test")}
     prior = length_prior(data["train"]) if cfg.decode == "viterbi" else None
     with deterministic(device, cfg.threads):
-        rows = sample_rows(len(train_gap_labels(data["train"])), cfg.max_train_gaps, cfg.seed)
+        rows = train_rows(cfg, data["train"])
         if spec["kind"] == "seq":
             sets = {s: make_chunkset(data[s], spec["chunk"], device) for s in ("train", "dev", "test")}
         elif spec["kind"] == "crossseg":
@@ -574,9 +587,8 @@ def train(cfg: TrainConfig, cache_root: Path = Path("cache")) -> Path:
     }
     partial = PartialRun.open(output, cfg.name, config)
     done = {k: r for k, r in partial.done().items() if k < cfg.repeats}
-    n_train = sum(max(e - s - 1, 0) for s, e in data["train"].spans)
-    if cfg.max_train_gaps and cfg.max_train_gaps < n_train:
-        n_train = cfg.max_train_gaps
+    rows = train_rows(cfg, data["train"])
+    n_train = sum(max(e - s - 1, 0) for s, e in data["train"].spans) if rows is None else len(rows)
     shape = (f"{cfg.arch} over chunks of {cfg.chunk} sentences" if cfg.model == "seq" else f"window {cfg.window}")
     shape += f", decode {cfg.decode}" if cfg.decode != "threshold" else ""
     shape += f", word attention over {spec['sentence_pooling']['heads']} heads" if spec.get("sentence_pooling") else ""

@@ -56,6 +56,7 @@ APPLIES = {
     # shown when they differ from what every run did before they existed
     "sentence_pooling": lambda t: t.get("sentence_pooling") == "attention",
     "max_train_gaps": lambda t: bool(t.get("max_train_gaps")),
+    "max_train_works": lambda t: bool(t.get("max_train_works")),
     **{k: (lambda t: t.get("model") == "crossseg")
        for k in ("encoder_model", "encoder_lr", "warmup", "accumulate", "max_length")},
 }
