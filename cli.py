@@ -275,6 +275,32 @@ def convert_e5(
     typer.echo(f"wrote {out}  (seg embed --encoder sbert --model {out})")
 
 
+corpus_app = typer.Typer(cls=OneLineErrors, no_args_is_help=True, add_completion=False,
+                         help="Build a corpus folder of novels for `seg prep` from a local source.")
+app.add_typer(corpus_app, name="corpus")
+
+
+@corpus_app.command("aozora")
+@clean_errors
+def corpus_aozora(
+    mirror: Path = typer.Argument(..., help="A local clone or snapshot of the aozorahack/aozorabunko_text mirror: its work tree, a folder holding its cards/, or a bare git repository of it (read with git). Nothing is downloaded."),
+    output: Path = typer.Option(..., "--output", "-o", help="Corpus folder to write (one UTF-8 file per work, MANIFEST.tsv, SKIPPED.tsv, corpus.json); re-running resumes it. Required."),
+    index: Optional[Path] = typer.Option(None, "--index", help="Aozora Bunko's catalogue list_person_all_extended_utf8.csv (or its .zip): copyright flag, translator, NDC class (913 fiction kept) and death year per work. Default: none, the text decides (see docs/corpus.md)."),
+    reserved: Optional[str] = typer.Option(None, "--reserved", help="File of sha256 hashes of Aozora person IDs whose works are never taken (counted, not listed), or none. Default: ../shared/corpus/reserved-authors.sha256 beside the clone (an error when missing)."),
+    exclude: Optional[List[Path]] = typer.Option(None, "--exclude", help="A MANIFEST.tsv (or a corpus folder holding one) whose works are left out in every edition, e.g. ../shared/corpus/aozora; repeatable. Default: none."),
+    min_chars: int = typer.Option(5000, "--min-chars", help="Body characters (header, footer and markup removed) a work needs."),
+    max_works: int = typer.Option(0, "--max-works", help="Take at most N of the works that pass, spread over as many authors as possible: authors in turns, each one's works in a fixed pseudo-random order (sha256 of the path). 0 = all."),
+    force: bool = typer.Option(False, "--force", help="Rebuild an output folder written with other settings (or not by this command), removing its .txt files that are not chosen. Default: off."),
+):
+    """Select prose works from a local Aozora Bunko mirror into a corpus folder `seg prep` reads (public domain, prose, one edition per work, reserved authors skipped)."""
+    from pipeline.corpus import CorpusConfig, build_corpus, print_summary
+
+    summary = build_corpus(CorpusConfig(mirror=str(mirror), output=str(output), index=str(index) if index else None,
+                                        reserved=reserved, exclude=[str(e) for e in exclude or []],
+                                        min_chars=min_chars, max_works=max_works, force=force))
+    print_summary(summary, output)
+
+
 def main() -> None:
     app()
 
