@@ -140,6 +140,7 @@ def prep(
     seed: int = typer.Option(0, help="Seed of the split shuffle; the same seed gives the same split."),
     format: str = typer.Option("auto", "--format", help="Input format: auto (detect), aozora, lines (one paragraph per line) or blank (blank line between paragraphs)."),
     force: bool = typer.Option(False, "--force", help="Overwrite an existing output directory. Default: off."),
+    train_extra: Optional[List[Path]] = typer.Option(None, "--train-extra", help="More novels (files or folders, e.g. from `seg corpus aozora`) added to the train split only: INPUTS split as without them (same --seed, same dev and test works); left out are other editions of dev/test works and, with --split-by author, works by dev/test authors. Repeatable. Default: none."),
 ):
     """Turn raw novels into cleaned sentences labelled with paragraph starts, split train/dev/test."""
     api().prep(**locals())

@@ -7,6 +7,7 @@ import hashlib
 import json
 import random
 import time
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -33,6 +34,7 @@ class PrepConfig:
     seed: int = 0
     format: str = "auto"                              # auto | aozora | lines | blank
     force: bool = False
+    train_extra: list[str] = field(default_factory=list)   # novels added to train only; the split of inputs is unchanged
     prep_version: str = PREP_VERSION
 
 
@@ -110,8 +112,12 @@ def prep(cfg: PrepConfig, cache_root: Path = Path("cache")) -> Path:
     if out_dir.exists() and not cfg.force:
         raise SegError(f"{out_dir} already exists; pass --force to overwrite it or choose another --output")
     files = collect_files(cfg.inputs)
+    extra_files = collect_files(cfg.train_extra) if cfg.train_extra else []
+    n_main = len(files)
+    files = files + extra_files
 
     docs: list[Document] = []
+    extra_ids: set[str] = set()
     skipped: list[str] = []
     empty: list[str] = []
     seen_ids: set[str] = set()
@@ -119,7 +125,7 @@ def prep(cfg: PrepConfig, cache_root: Path = Path("cache")) -> Path:
     t0 = time.perf_counter()
     with progress() as bar:
         task = bar.add_task("prep", total=total_bytes / 1e6, unit="MB")
-        for path, meta in files:
+        for n_file, (path, meta) in enumerate(files):
             doc_id = path.stem
             k = 2
             while doc_id in seen_ids:
@@ -138,6 +144,8 @@ def prep(cfg: PrepConfig, cache_root: Path = Path("cache")) -> Path:
                 continue
             seen_ids.add(doc_id)
             docs.append(doc)
+            if n_file >= n_main:
+                extra_ids.add(doc_id)
     elapsed = time.perf_counter() - t0
     print_warnings(docs)
     if skipped:
@@ -145,7 +153,9 @@ def prep(cfg: PrepConfig, cache_root: Path = Path("cache")) -> Path:
     if not docs:
         raise SegError(f"no sentences found in {', '.join(cfg.inputs) or str(DEMO_CORPUS)}; give novels in Aozora Bunko or plain-text format")
 
-    split_of = assign_splits(docs, ratio, cfg.split_by, cfg.seed)
+    split_of = assign_splits([d for d in docs if d.doc_id not in extra_ids], ratio, cfg.split_by, cfg.seed)
+    if extra_ids:
+        docs = add_train_extra(docs, extra_ids, split_of, cfg.split_by)
     try:
         stats = write_dataset(out_dir, docs, split_of, cfg, skipped, empty)
     except OSError as e:   # read-only location, disk full: atomic_dir has removed its temporary directory
@@ -154,6 +164,30 @@ def prep(cfg: PrepConfig, cache_root: Path = Path("cache")) -> Path:
     console.print(split_table(stats))
     console.print(f"dataset written to [bold]{out_dir}[/] ({total_bytes / 1e6 / max(elapsed, 1e-9):.1f} MB/s)")
     return out_dir
+
+
+def add_train_extra(docs: list[Document], extra_ids: set[str], split_of: dict[str, str], by: str) -> list[Document]:
+    """--train-extra: its works join train, the split of INPUTS stays as it was. Left out: a
+    work with the title and author of a dev or test work (another edition of it), and with
+    --split-by author every work by a dev or test author (they must stay unseen)."""
+    held = [d for d in docs if d.doc_id not in extra_ids and split_of[d.doc_id] != "train"]
+    held_works = {(d.title, d.author) for d in held}
+    held_authors = {d.author for d in held if d.author}
+    kept, dropped = [], Counter()
+    for d in docs:
+        if d.doc_id in extra_ids:
+            if (d.title, d.author) in held_works:
+                dropped["another edition of a dev or test work"] += 1
+                continue
+            if by == "author" and d.author in held_authors:
+                dropped["by a dev or test author"] += 1
+                continue
+            split_of[d.doc_id] = "train"
+        kept.append(d)
+    added = sum(d.doc_id in extra_ids for d in kept)
+    console.print(f"--train-extra: {added:,} works added to train"
+                  + (f"; left out: {', '.join(f'{n:,} {why}' for why, n in dropped.items())}" if dropped else ""))
+    return kept
 
 
 def write_error(out_dir: Path, e: OSError) -> str:

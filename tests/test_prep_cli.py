@@ -312,3 +312,27 @@ def test_help_gives_every_option_a_text_and_its_default(command):
         shown = getattr(p, "show_default", False) and p.default is not None and not getattr(p, "is_flag", False)
         assert shown or p.required or "default" in p.help.lower(), f"seg {command} {p.opts[0]}: default not stated"
         assert p.opts[0] in help_text or p.name in help_text
+
+
+def test_train_extra_joins_train_and_leaves_the_split_of_inputs_as_it_was(tmp_path):
+    """--train-extra: dev and test are exactly those of INPUTS alone; new works join train; another
+    edition of a dev/test work is left out, and so (by author) is a new work by a dev/test author."""
+    for by, kept in (("author", {"new_author"}), ("document", {"new_author", "same_author"})):
+        plain, more = tmp_path / f"plain-{by}", tmp_path / f"more-{by}"
+        assert run(str(DEMO_CORPUS), "-o", str(plain), "--split-by", by).exit_code == 0
+        held = next(d for d in read_jsonl(plain / "documents.jsonl") if d["split"] == "test")
+        text = (DEMO_CORPUS / f"{held['doc']}.txt").read_bytes().decode("utf-8")
+        extra = tmp_path / f"extra-{by}"
+        extra.mkdir()
+        (extra / "other_edition.txt").write_text(text, encoding="utf-8")                           # same title, same author
+        (extra / "same_author.txt").write_text(text.replace(held["title"], "別の題", 1), encoding="utf-8")
+        new_author = text.replace(held["title"], "新しい題", 1).replace(held["author"], "架空の作者", 1)
+        (extra / "new_author.txt").write_text(new_author, encoding="utf-8")
+        res = run(str(DEMO_CORPUS), "-o", str(more), "--split-by", by, "--train-extra", str(extra))
+        assert res.exit_code == 0, res.output
+        for s in ("dev", "test"):
+            assert (plain / f"{s}.jsonl").read_bytes() == (more / f"{s}.jsonl").read_bytes()
+        split_of = {r["doc"]: r["split"] for r in read_jsonl(more / "documents.jsonl")}
+        assert {d for d in split_of if d in ("other_edition", "same_author", "new_author")} == kept
+        assert all(split_of[d] == "train" for d in kept)
+        assert "left out" in " ".join(res.output.split())
