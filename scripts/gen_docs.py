@@ -66,7 +66,13 @@ def commands() -> dict:
 
     import cli
 
-    return dict(typer.main.get_command(cli.app).commands)
+    out = {}
+    for name, c in typer.main.get_command(cli.app).commands.items():
+        if hasattr(c, "commands"):          # a group (seg corpus): its commands, as "corpus aozora"
+            out.update({f"{name} {sub}": sc for sub, sc in c.commands.items()})
+        else:
+            out[name] = c
+    return out
 
 
 def _default(p) -> str:
