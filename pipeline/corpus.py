@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import Iterator
 
 from .aozora import parse_aozora, split_header
+from .documents import JAPANESE_SHARE, japanese_share
 from .errors import SegError
 from .fsutil import naming, write_json_atomic, write_text_atomic
 from .progress import console, progress
@@ -360,6 +361,9 @@ def analyse(entry: Entry, data: bytes, cfg: CorpusConfig, cat: Catalogue | None,
         genre = text_genre(text, paragraphs)
         if genre:
             return genre, None
+    share, letters = japanese_share(paragraphs)
+    if letters >= 20 and share < JAPANESE_SHARE:
+        return f"hardly Japanese (under {JAPANESE_SHARE:.0%} of its letters kana or kanji)", None
     chars = sum(map(len, paragraphs))
     if chars < cfg.min_chars:
         return f"short (under --min-chars {cfg.min_chars:,})", None

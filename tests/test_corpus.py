@@ -64,6 +64,8 @@ def mirror(tmp_path_factory) -> Path:
                                            "このファイルは、著作権者自らの意思により、青空文庫に収録されています。"))
     write(root, "000300", "32_ruby_52", aozora("短い話", "高橋三郎", prose(2, "月")))
     write(root, "000400", "40_ruby_60", b"\x00\x01binary\xff\xfe")
+    write(root, "000400", "41_ruby_61", aozora("Roma-ji no hanashi", "Ro-maji", ["　Kono hon wa ro-maji de kakarete imasu. "
+                                                                            "Watashi wa sore wo yomimashita."] * 40))
     write(root, "000400", "kantou_notes", aozora("覚書", "某", prose(30, "覚")))
     write(root, RESERVED_PERSON, "90_ruby_90", aozora("秘密の話", "某氏", prose(30, "秘")))
     return root
@@ -109,14 +111,14 @@ def test_selection_rules_and_reserved_authors(mirror, reserved, tmp_path):
     assert why["21_ruby_41"].startswith("verse") and why["22_ruby_42"].startswith("play")
     assert why["30_ruby_50"] == "translation" and why["31_ruby_51"].startswith("in copyright")
     assert why["32_ruby_52"].startswith("short") and why["40_ruby_60"].startswith("unreadable")
-    assert why["kantou_notes"].startswith("not a work's text")
+    assert why["kantou_notes"].startswith("not a work's text") and why["41_ruby_61"].startswith("hardly Japanese")
     # the reserved author's work is nowhere: not in the corpus, not listed, only counted
     assert not any(RESERVED_PERSON in f.name for f in out.iterdir())
     for name in ("MANIFEST.tsv", "SKIPPED.tsv", "corpus.json"):
         assert RESERVED_PERSON not in (out / name).read_text(encoding="utf-8") and "秘密" not in (out / name).read_text(encoding="utf-8")
     summary = json.loads((out / "corpus.json").read_text())["summary"]
     assert summary["skipped"]["reserved author"] == 1 and summary["works"] == 3 and summary["authors"] == 2
-    assert summary["files_in_mirror"] == 12
+    assert summary["files_in_mirror"] == 13
     # each file is the work as it was, in UTF-8 (header, footer and CRLF kept); the manifest describes it
     first = rows[0]
     text = (out / first["file"]).read_bytes().decode("utf-8")
