@@ -45,23 +45,32 @@ MODEL_CLASSES = {
 POOLING_CHOICES = {"pool": ("mean", "max"), "transformer": ("cls", "sep", "mean"), "crossseg": ("cls", "mean")}
 
 
-def model_spec(cfg, dim: int, token_dim: int | None = None) -> dict:
+def model_spec(cfg, dim: int, token_dim: int | None = None, token_model: dict | None = None) -> dict:
     """Validate the architecture options of a TrainConfig; return the spec from_spec takes.
-    `token_dim`: the width of the token states (--sentence-pooling attention); `dim` is then
-    the number of --features columns."""
+    `token_dim`: the width of the token states (--sentence-pooling attention, --finetune-layers);
+    `dim` is then the number of --features columns. `token_model`: what the embedding manifest
+    records of the model whose layer-K states they are (its "transformer"), which
+    --finetune-layers rebuilds layers K+1 .. K+N of (None when only the options are checked)."""
     pooled = getattr(cfg, "sentence_pooling", "mean")
+    finetune = int(getattr(cfg, "finetune_layers", 0) or 0)
     if pooled not in SENTENCE_POOLINGS:
         raise SegError(f"--sentence-pooling {pooled!r}: use one of {', '.join(SENTENCE_POOLINGS)}")
-    if pooled == "attention":
+    if finetune < 0:
+        raise SegError(f"--finetune-layers {finetune}: give 0 (none) or the number of top layers to train")
+    if pooled == "attention" or finetune:
+        what = "--sentence-pooling attention" if pooled == "attention" else f"--finetune-layers {finetune}"
         if cfg.model not in WINDOW_MODELS + ("seq",):
-            raise SegError(f"--sentence-pooling attention applies to the window models ({', '.join(WINDOW_MODELS)}) "
+            raise SegError(f"{what} applies to the window models ({', '.join(WINDOW_MODELS)}) "
                            f"and seq, not --model {cfg.model}")
         if cfg.heads < 1:
             raise SegError(f"--heads {cfg.heads}: give at least 1")
         td = token_dim or 1
-        inner = model_spec(_with(cfg, sentence_pooling="mean"), cfg.heads * td + dim)
-        return {**inner, "sentence_pooling": {"token_dim": td, "heads": cfg.heads, "hidden": ATTENTION_HIDDEN,
-                                              "features": int(dim), "max_tokens": MAX_TOKENS}}
+        heads = cfg.heads if pooled == "attention" else 1
+        inner = model_spec(_with(cfg, sentence_pooling="mean", finetune_layers=0), heads * td + dim)
+        att = {"token_dim": td, "heads": heads, "hidden": ATTENTION_HIDDEN, "features": int(dim), "max_tokens": MAX_TOKENS}
+        if finetune:
+            att.update(pool=pooled, top=_top_spec(finetune, token_model))
+        return {**inner, "sentence_pooling": att}
     if cfg.model not in MODELS:
         raise SegError(f"--model {cfg.model!r}: use one of {', '.join(MODELS)}")
     hidden = cfg.hidden or DEFAULT_HIDDEN[cfg.model]
@@ -94,6 +103,23 @@ def model_spec(cfg, dim: int, token_dim: int | None = None) -> dict:
     return {"kind": cfg.model, "dim": int(dim), "left": left, "right": right, "window": f"{left}:{right}",
             "hidden": hidden, "layers": cfg.layers, "heads": cfg.heads, "memory_size": cfg.memory_size,
             "pooling": pooling, "dropout": cfg.dropout}
+
+
+def _top_spec(n_layers: int, token_model: dict | None) -> dict | None:
+    """--finetune-layers N over the states after layer K of the manifest's model: layers K+1 ..
+    K+N, rebuilt from its config (kept in the spec: a run loads without the model folder)."""
+    if token_model is None:   # options checked before any data is read
+        return None
+    from .toplayers import base_config
+
+    layer, depth = int(token_model["layer"]), int(token_model["depth"])
+    if layer + n_layers > depth:
+        raise SegError(f"--finetune-layers {n_layers}: the token states are those after layer {layer} of "
+                       f"{token_model['path']}, which has {depth} layers, so at most {depth - layer} can be trained "
+                       f"above them (K + N <= {depth}); give --finetune-layers 1 .. {depth - layer} or re-embed with a "
+                       f"lower --layer")
+    return {"config": base_config(token_model["path"]), "layer": layer, "n_layers": int(n_layers),
+            "base_model": token_model["path"], "base_hash": token_model["hash"]}
 
 
 def _seq_spec(cfg, dim: int, hidden: int) -> dict:
