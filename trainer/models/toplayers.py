@@ -33,6 +33,8 @@ from torch import nn
 
 from pipeline.errors import SegError
 
+GROUP = 32   # sentences per forward pass of the layers (of similar length: little padding)
+
 
 class _Given(nn.Module):
     """Stands for the model's embeddings: the cached states are already past them (and past layer K)."""
@@ -111,16 +113,25 @@ class TopLayers(nn.Module):
 
     def forward(self, x: torch.Tensor, seg: torch.Tensor, n: torch.Tensor) -> torch.Tensor:
         """Packed states x (total, H) of U sentences (seg: the sentence of each row, n: (U,)
-        lengths) -> the same rows after the layers. Sentences without tokens are left out."""
+        lengths) -> the same rows after the layers. Sentences without tokens are left out; the
+        others go through in groups of GROUP of similar length (sorted by it), each padded to its
+        own longest, so that little is spent on padding."""
         if not len(x):
             return x
-        T = int(n.max())
         pos = torch.arange(len(x), device=x.device) - (torch.cumsum(n, 0) - n)[seg]
-        has = n > 0
-        slot = torch.cumsum(has.long(), 0) - 1                 # row of each sentence among those with tokens
-        R = int(has.sum())
-        h = x.new_zeros(R, T, x.shape[1])
-        h[slot[seg], pos] = x
-        mask = torch.arange(T, device=x.device)[None, :] < n[has][:, None]
-        out = self.padded(h, mask)
-        return out[slot[seg], pos].float()
+        has = torch.nonzero(n > 0).squeeze(1)
+        order = has[torch.argsort(n[has], stable=True)]
+        rank = torch.empty_like(n)
+        rank[order] = torch.arange(len(order), device=n.device)
+        group, within = rank[seg] // GROUP, rank[seg] % GROUP       # of each row
+        pieces, rows = [], []
+        for g in range(0, -(-len(order) // GROUP)):
+            sents = order[g * GROUP:(g + 1) * GROUP]
+            r = torch.nonzero(group == g).squeeze(1)
+            T = int(n[sents].max())
+            h = x.new_zeros(len(sents), T, x.shape[1])
+            h[within[r], pos[r]] = x[r]
+            mask = torch.arange(T, device=x.device)[None, :] < n[sents][:, None]
+            pieces.append(self.padded(h, mask)[within[r], pos[r]])
+            rows.append(r)
+        return x.new_zeros(x.shape).index_copy(0, torch.cat(rows), torch.cat(pieces).to(x.dtype))
