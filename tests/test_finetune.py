@@ -53,7 +53,10 @@ def ft(small_dataset, tiny_fast_sbert, tmp_path_factory) -> dict:
     run = train(TrainConfig(dataset=str(ds), encoder="sbert-tokens-l1", model="bilstm", finetune_layers=1,
                             features="brackets", hidden=16, epochs=2, repeats=2, seed=1, encoder_lr=1e-3,
                             warmup=0.2, accumulate=2, batch_size=64, name="ft", output=str(root / "runs")), root)
-    return {"root": root, "dataset": ds, "model": model, "run": run, "embed_output": res.output}
+    across = train(TrainConfig(dataset=str(ds), encoder="sbert-tokens-l1", finetune_layers=1, across_gap=True,
+                               features="brackets", hidden=16, epochs=2, repeats=1, seed=1, encoder_lr=1e-3,
+                               batch_size=64, name="ft-across", output=str(root / "runs")), root)
+    return {"root": root, "dataset": ds, "model": model, "run": run, "across": across, "embed_output": res.output}
 
 
 def test_top_layers_over_layer_k_states_reproduce_the_last_layer(ft):
@@ -190,6 +193,37 @@ def test_test_labels_never_steer_a_finetuned_run(ft):
     assert rb.test == segmentation_metrics(1 - a.sets["test"].labels, pred, counts) != ra.test
 
 
+def test_across_gap_reads_cls_left_sep_right_sep_from_the_cached_states(ft):
+    """The sequence of a gap is [CLS] and [SEP] of the sentence before it, the sentences' own
+    tokens (prompt and special tokens dropped) on each side, [SEP] of the sentence after it."""
+    from trainer.models import from_spec, model_spec
+    from trainer.tokendata import TokenBank
+    from trainer.windows import gap_windows
+
+    data, _ = load_data(ft["dataset"], "sbert-tokens-l1", "none")
+    test = data["test"]
+    spec = model_spec(TrainConfig(finetune_layers=1, across_gap=True, window="2:2"), 0, test.token_dim, test.token_model)
+    model = from_spec(spec)
+    gaps = gap_windows(test.spans, 2, 2)
+    g = next(k for k, row in enumerate(gaps.index) if (row >= 0).all())
+    x, seqs = model.sequences(TokenBank(test.tokens, test.vectors), torch.from_numpy(gaps.index[g:g + 1]))
+    a, b, c, d = (test.tokens.states(int(j)).astype(np.float32) for j in gaps.index[g])
+    own = [s[~(test.tokens.spans(int(j)) == 0).all(1)] for s, j in zip((a, b, c, d), gaps.index[g])]
+    assert all(len(s) - len(o) >= 3 for o, s in zip(own, (a, b, c, d)))   # [CLS], [SEP] and the prompt's tokens
+    want = np.concatenate([b[:1], own[0], own[1], b[-1:], own[2], own[3], c[-1:]])
+    np.testing.assert_array_equal(x[seqs[0]].numpy(), want)
+
+
+def test_an_across_gap_run_segments_as_it_was_trained(ft):
+    from trainer.run import load_run
+
+    segment_reproduces_test(ft["dataset"], ft["across"])
+    run = load_run(ft["across"])
+    assert run.spec["kind"] == "acrossgap" and run.spec["pooling"] == "cls" and run.window == (2, 2)
+    state = torch.load(ft["across"] / "repeat-0.pt", weights_only=True)
+    assert any(k.startswith("top.body.encoder.layer.0.") for k in state)
+
+
 @pytest.mark.parametrize("args, needle", [
     (["embed", "{ds}", "--encoder", "sbert", "--model", "{model}", "--tokens", "--layer", "3"], "--layer 3: "),
     (["embed", "{ds}", "--encoder", "sbert", "--model", "{model}", "--tokens", "--layer", "0"], "--layer 0: "),
@@ -200,6 +234,9 @@ def test_test_labels_never_steer_a_finetuned_run(ft):
     (["train", "{ds}", "--encoder", "sbert-tokens-l1", "--encoder-lr", "1e-4"], "--encoder-lr 0.0001 applies to"),
     (["train", "{ds}", "--encoder", "sbert-tokens-l1", "--finetune-layers", "1", "--model", "crossseg"],
      "--finetune-layers 1 applies to the window models"),
+    (["train", "{ds}", "--encoder", "sbert-tokens-l1", "--across-gap"], "add --finetune-layers N"),
+    (["train", "{ds}", "--encoder", "sbert-tokens-l1", "--finetune-layers", "1", "--across-gap", "--model", "bilstm"],
+     "leave --model bilstm out"),
 ])
 def test_wrong_combinations_are_one_line_errors(ft, args, needle):
     argv = [a.replace("{ds}", str(ft["dataset"])).replace("{model}", str(ft["model"])) for a in args]

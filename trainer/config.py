@@ -56,6 +56,7 @@ class TrainConfig:
     pooling: str = "auto"            # transformer: cls|sep|mean (auto = cls); pool: mean|max (auto = mean); crossseg: cls|mean (auto = cls)
     encoder_model: str | None = None # crossseg: transformers encoder to fine-tune (local folder or hub name in the local HF cache)
     finetune_layers: int = 0         # a --tokens --layer K embedding: train layers K+1 .. K+N of its model over the cached states (0 = none; models/toplayers.py)
+    across_gap: bool = False         # --finetune-layers: the top layers read the window's sentences together, [CLS] left [SEP] right [SEP] (models/acrossgap.py)
     encoder_lr: float = 2e-5         # crossseg and --finetune-layers: AdamW learning rate of the encoder's (transferred) layers (--lr is the rest's)
     warmup: float = 0.1              # crossseg and --finetune-layers: fraction of the optimizer steps over which the encoder's rate rises linearly (then decays to 0)
     accumulate: int = 1              # crossseg and --finetune-layers: batches whose gradients are summed before each optimizer step

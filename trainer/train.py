@@ -140,7 +140,7 @@ _APPLIES = {
     "encoder_lr": (lambda c: c.model == "crossseg" or c.finetune_layers > 0, "--model crossseg or --finetune-layers"),
     "warmup": (lambda c: c.model == "crossseg" or c.finetune_layers > 0, "--model crossseg or --finetune-layers"),
     "accumulate": (lambda c: c.model == "crossseg" or c.finetune_layers > 0, "--model crossseg or --finetune-layers"),
-    "max_length": (lambda c: c.model == "crossseg", "--model crossseg"),
+    "max_length": (lambda c: c.model == "crossseg" or c.across_gap, "--model crossseg or --across-gap"),
 }
 
 
@@ -181,7 +181,7 @@ def check_inputs(cfg: TrainConfig, train: SplitData) -> None:
 
 # the TrainConfig fields that shape a model's weights: a run started from another one repeats them
 ARCH_OPTIONS = ("model", "window", "arch", "chunk", "decode", "features", "sentence_pooling", "hidden", "layers",
-                "heads", "memory_size", "pooling", "dropout", "finetune_layers")
+                "heads", "memory_size", "pooling", "dropout", "finetune_layers", "across_gap")
 
 
 @dataclass
@@ -620,7 +620,7 @@ def train(cfg: TrainConfig, cache_root: Path = Path("cache")) -> Path:
         base = None
     check_inputs(cfg, data["train"])
     spec = model_spec(cfg, data["train"].vectors.shape[1], data["train"].token_dim, data["train"].token_model)
-    top = (spec.get("sentence_pooling") or {}).get("top")
+    top = spec.get("top") or (spec.get("sentence_pooling") or {}).get("top")
     if top:   # before anything is written: the states must come from the model whose layers are trained
         from .models.toplayers import check_base
 
@@ -647,7 +647,12 @@ def train(cfg: TrainConfig, cache_root: Path = Path("cache")) -> Path:
     shape = (f"{cfg.arch} over chunks of {cfg.chunk} sentences" if cfg.model == "seq" else f"window {cfg.window}")
     shape += f", decode {cfg.decode}" if cfg.decode != "threshold" else ""
     att = spec.get("sentence_pooling") or {}
-    if att.get("top"):
+    if spec["kind"] == "acrossgap":
+        top = spec["top"]
+        shape += (f", layers {top['layer'] + 1}..{top['layer'] + top['n_layers']} of {Path(top['base_model']).name} trained "
+                  f"across the gap over its layer-{top['layer']} states (--encoder-lr {cfg.encoder_lr:g}, {spec['pooling']} "
+                  f"read-out, {spec['max_length']} tokens)")
+    elif att.get("top"):
         top = att["top"]
         shape += (f", layers {top['layer'] + 1}..{top['layer'] + top['n_layers']} of {Path(top['base_model']).name} trained "
                   f"over its layer-{top['layer']} states (--encoder-lr {cfg.encoder_lr:g}), "

@@ -59,7 +59,7 @@ APPLIES = {
     "encoder_model": lambda t: t.get("model") == "crossseg", "max_length": lambda t: t.get("model") == "crossseg",
     **{k: (lambda t: t.get("model") == "crossseg" or bool(t.get("finetune_layers")))
        for k in ("encoder_lr", "warmup", "accumulate")},
-    "finetune_layers": lambda t: bool(t.get("finetune_layers")),
+    "finetune_layers": lambda t: bool(t.get("finetune_layers")), "across_gap": lambda t: bool(t.get("across_gap")),
 }
 
 
