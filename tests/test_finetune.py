@@ -56,7 +56,11 @@ def ft(small_dataset, tiny_fast_sbert, tmp_path_factory) -> dict:
     across = train(TrainConfig(dataset=str(ds), encoder="sbert-tokens-l1", finetune_layers=1, across_gap=True,
                                features="brackets", hidden=16, epochs=2, repeats=1, seed=1, encoder_lr=1e-3,
                                batch_size=64, name="ft-across", output=str(root / "runs")), root)
-    return {"root": root, "dataset": ds, "model": model, "run": run, "across": across, "embed_output": res.output}
+    seq = train(TrainConfig(dataset=str(ds), encoder="sbert-tokens-l1", model="seq", finetune_layers=1,
+                            sentence_pooling="attention", heads=1, hidden=16, chunk=16, epochs=1, repeats=1, seed=1,
+                            batch_size=64, name="ft-seq", output=str(root / "runs")), root)
+    return {"root": root, "dataset": ds, "model": model, "run": run, "across": across, "seq": seq,
+            "embed_output": res.output}
 
 
 def test_top_layers_over_layer_k_states_reproduce_the_last_layer(ft):
@@ -175,6 +179,14 @@ def test_a_finetuned_run_segments_reproduces_its_metrics_and_loads_without_the_m
     res = runner.invoke(app, ["report", str(ft["run"]), "--output", str(out), "--format", "md"])
     assert res.exit_code == 0, res.output
     assert "finetune_layers" in (out / "report.md").read_text(encoding="utf-8")
+
+
+def test_seq_reads_finetuned_word_attention_and_a_mean_has_no_weights_to_show(ft):
+    _, rows, _ = segment_reproduces_test(ft["dataset"], ft["seq"])
+    assert all("attention" in r for r in rows[1:])                     # word attention over the trained layer
+    _, rows, _ = segment_reproduces_test(ft["dataset"], ft["run"])
+    assert not any("attention" in r for r in rows)                     # the mean: uniform, nothing to show
+    assert (ft["seq"] / "attention-test.npz").is_file() and not (ft["run"] / "attention-test.npz").exists()
 
 
 def test_test_labels_never_steer_a_finetuned_run(ft):

@@ -215,6 +215,14 @@ def from_spec(spec: dict) -> nn.Module:
     return model
 
 
+def word_attention(spec: dict) -> bool:
+    """Whether a run's model pools token states with learned word attention (whose weights the run
+    keeps, the report draws and segment's jsonl carries): --sentence-pooling attention, not the
+    plain mean of --finetune-layers' output."""
+    att = (spec or {}).get("sentence_pooling")
+    return bool(att) and att.get("pool", "attention") == "attention"
+
+
 def _with(cfg, **changes):
     """A copy of a TrainConfig (or any dataclass) with some fields changed."""
     import dataclasses
