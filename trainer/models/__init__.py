@@ -158,8 +158,9 @@ def _top_spec(n_layers: int, token_model: dict | None) -> dict | None:
     if layer + n_layers > depth:
         raise SegError(f"--finetune-layers {n_layers}: the token states are those after layer {layer} of "
                        f"{token_model['path']}, which has {depth} layers, so at most {depth - layer} can be trained "
-                       f"above them (K + N <= {depth}); give --finetune-layers 1 .. {depth - layer} or re-embed with a "
-                       f"lower --layer")
+                       f"above them (K + N <= {depth}); "
+                       + (f"give --finetune-layers 1 .. {depth - layer} or " if depth > layer else "")
+                       + "re-embed with a lower --layer")
     return {"config": base_config(token_model["path"]), "layer": layer, "n_layers": int(n_layers),
             "base_model": token_model["path"], "base_hash": token_model["hash"]}
 
