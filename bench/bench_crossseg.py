@@ -40,6 +40,7 @@ from trainer.data import load_data, load_texts  # noqa: E402
 from trainer.losses import GapLoss  # noqa: E402
 from trainer.models import from_spec, model_spec  # noqa: E402
 from trainer.seqdata import make_chunkset, train_epoch_seq  # noqa: E402
+from trainer.train import Optimization  # noqa: E402
 from trainer.train import (chunks_per_batch, default_threads, deterministic, make_gapset, seed_everything,  # noqa: E402
                            train_epoch, train_gap_labels)
 from trainer.windows import parse_window  # noqa: E402
@@ -73,7 +74,7 @@ def time_cached(kind: str, data, rows, window: str, min_seconds: float, threads:
         if kind == "seq":
             cs = make_chunkset(data["train"], spec["chunk"], device)
             model.set_input_stats(cs.vectors[:-1])
-            opt = torch.optim.AdamW(model.parameters(), lr=1e-3, fused=True)
+            opt = Optimization(model, cfg, 1)
             step = lambda: train_epoch_seq(model, opt, cs, loss, chunks_per_batch(cfg, spec), gen)  # noqa: E731
             n = len(cs)
         else:
@@ -81,7 +82,7 @@ def time_cached(kind: str, data, rows, window: str, min_seconds: float, threads:
             gs = make_gapset(data["train"], left, right, device)
             gs = gs.subset(rows) if rows is not None else gs
             model.set_input_stats(gs.vectors[:-1])
-            opt = torch.optim.AdamW(model.parameters(), lr=1e-3, fused=True)
+            opt = Optimization(model, cfg, 1)
             step = lambda: train_epoch(model, opt, gs, loss, DEFAULT_BATCH[kind], 16, gen)  # noqa: E731
             n = len(gs)
         step()                                   # warm-up epoch, not timed

@@ -39,6 +39,7 @@ from trainer.data import SplitData, load_data  # noqa: E402
 from trainer.losses import GapLoss  # noqa: E402
 from trainer.models import build_model  # noqa: E402
 from trainer.seqdata import make_chunkset, train_epoch_seq  # noqa: E402
+from trainer.train import Optimization  # noqa: E402
 from trainer.train import batch_gaps, chunks_per_batch, default_threads, fit, make_gapset, score_set, train_epoch  # noqa: E402
 
 console = Console()
@@ -86,7 +87,7 @@ def time_epochs(kind: str, split: SplitData, epochs: int, base: TrainConfig) -> 
         def one_epoch():
             train_epoch(model, opt, gs, loss, batch_gaps(cfg), cfg.shuffle_block, gen)
     model.set_input_stats(gs.vectors[:-1])
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, fused=True)
+    opt = Optimization(model, cfg, 1)
     loss = GapLoss("bce")
     gen = torch.Generator().manual_seed(0)
     one_epoch()                                                      # warm-up

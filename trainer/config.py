@@ -55,9 +55,11 @@ class TrainConfig:
     sentence_pooling: str = "mean"   # window models and seq: mean (the cached sentence vectors) | attention (learned word attention over a --tokens embedding)
     pooling: str = "auto"            # transformer: cls|sep|mean (auto = cls); pool: mean|max (auto = mean); crossseg: cls|mean (auto = cls)
     encoder_model: str | None = None # crossseg: transformers encoder to fine-tune (local folder or hub name in the local HF cache)
-    encoder_lr: float = 2e-5         # crossseg: AdamW learning rate of the encoder (--lr is the head's)
-    warmup: float = 0.1              # crossseg: fraction of the optimizer steps over which the encoder's rate rises linearly (then decays to 0)
-    accumulate: int = 1              # crossseg: batches whose gradients are summed before each optimizer step
+    finetune_layers: int = 0         # a --tokens --layer K embedding: train layers K+1 .. K+N of its model over the cached states (0 = none; models/toplayers.py)
+    across_gap: bool = False         # --finetune-layers: the top layers read the window's sentences together, [CLS] left [SEP] right [SEP] (models/acrossgap.py)
+    encoder_lr: float = 2e-5         # crossseg and --finetune-layers: AdamW learning rate of the encoder's (transferred) layers (--lr is the rest's)
+    warmup: float = 0.1              # crossseg and --finetune-layers: fraction of the optimizer steps over which the encoder's rate rises linearly (then decays to 0)
+    accumulate: int = 1              # crossseg and --finetune-layers: batches whose gradients are summed before each optimizer step
     max_length: int = 0              # crossseg: tokens per pair incl. special tokens; 0 = min(256, the model's limit)
     max_train_gaps: int = 0          # train on a sample of this many train gaps, drawn with --seed (0 = all); window models and crossseg
     max_train_works: int = 0         # train on the first N works of a --seed shuffle of the train works (0 = all; nested in N); window models and crossseg

@@ -27,6 +27,7 @@ class SplitData:
     index: list[int]                     # sentence index within its document
     ranges: list[tuple[str, int, int]]   # (doc, start, end) per document
     tokens: object = None                # a --tokens embedding: TokenStates (memory-mapped); vectors then hold only --features columns
+    token_model: dict | None = None      # a --tokens --layer K embedding: the manifest's "transformer" (the model, K, its depth)
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -38,7 +39,7 @@ class SplitData:
     def with_labels(self, labels: np.ndarray) -> "SplitData":
         """A copy with other labels (tests use it to show test labels never steer selection)."""
         return SplitData(self.name, self.vectors, np.asarray(labels, dtype=np.int64), self.texts,
-                         self.docs, self.index, self.ranges, self.tokens)
+                         self.docs, self.index, self.ranges, self.tokens, self.token_model)
 
     @property
     def token_dim(self) -> int | None:
@@ -72,7 +73,7 @@ def load_data(dataset: Path, encoder: str, features: str | None = None, splits=S
             tokens = load_split_tokens(dataset, encoder, split)
             vec = with_features(np.zeros((len(s), 0), np.float32), s.texts, features, [(b, e) for _, b, e in s.doc_ranges()])
             out[split] = SplitData(split, vec, np.asarray(s.labels, dtype=np.int64), s.texts, s.docs, s.index,
-                                   s.doc_ranges(), tokens)
+                                   s.doc_ranges(), tokens, info.get("transformer"))
             continue
         vec = np.asarray(load_split_vectors(dataset, encoder, split), dtype=np.float32)
         if vec.ndim != 2 or vec.shape[0] != len(s):

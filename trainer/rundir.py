@@ -142,7 +142,9 @@ class PartialRun:
             write_predictions(self.path / f"predictions-{s}.jsonl", result.sets[s], [r.probs[s] for r in result.repeats],
                               [result.breaks(r, s) for r in result.repeats])
         write_text_atomic(self.path / "metrics.json", json.dumps(result.metrics(), ensure_ascii=False, indent=2) + "\n")
-        if result.spec.get("sentence_pooling"):
+        from .models import word_attention
+
+        if word_attention(result.spec):
             write_token_attention(self.path / "attention-test.npz", result)
         for f in self.path.glob("repeat-*.json"):
             f.unlink()

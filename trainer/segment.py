@@ -366,7 +366,9 @@ class Segmenter:
             decisions = np.ones(len(texts), dtype=np.int64)
             decisions[gaps] = self.viterbi.decide(probs[gaps], [max(e - s - 1, 0) for s, e in spans], self.length_prior)
         seg = Segmentation.cut(probs, spans, self.threshold, decisions, self.description)
-        if vectors is not None and hasattr(self.models[0], "token_weights"):
+        from .models import word_attention
+
+        if vectors is not None and hasattr(self.models[0], "token_weights") and word_attention(run.spec):
             seg.attention = token_attention(self.models, vectors, texts)
         return seg
 

@@ -175,10 +175,7 @@ def train_epoch_seq(model, opt, cs: ChunkSet, loss_fn, chunks_per_batch: int, ge
         loss = loss_fn(z[gmask], y[gmask])
         if model.crf is not None:
             loss = loss + model.crf.nll(z, y, gmask) / gmask.sum(1).float().mean().clamp(min=1)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
+        opt.update(loss, b + chunks_per_batch >= len(perm))   # train.Optimization
         n = int(gmask.sum())
         total += float(loss.detach()) * n
         count += n

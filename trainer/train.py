@@ -116,16 +116,17 @@ def check_config(cfg: TrainConfig) -> None:
                        f"--model seq takes no sample")
     if cfg.max_train_works and cfg.max_train_gaps:
         raise SegError("--max-train-works and --max-train-gaps: give one of the two (a sample of works or of gaps)")
-    if cfg.model == "crossseg":
-        if cfg.features != "none":
-            raise SegError(f"--features {cfg.features}: crossseg reads the raw text, which holds the surface features; "
-                           f"leave --features out")
+    if cfg.model == "crossseg" or cfg.finetune_layers:
         if not cfg.encoder_lr > 0:
             raise SegError(f"--encoder-lr {cfg.encoder_lr}: the encoder's learning rate must be positive, e.g. 2e-5")
         if not 0.0 <= cfg.warmup < 1.0:
             raise SegError(f"--warmup {cfg.warmup}: give the fraction of optimizer steps to warm up over, in [0, 1), e.g. 0.1")
         if cfg.accumulate < 1:
             raise SegError(f"--accumulate {cfg.accumulate}: give 1 (a step per batch) or more batches per step")
+    if cfg.model == "crossseg":
+        if cfg.features != "none":
+            raise SegError(f"--features {cfg.features}: crossseg reads the raw text, which holds the surface features; "
+                           f"leave --features out")
     model_spec(cfg, 1)   # architecture options (window, heads, pooling, ...)
 
 
@@ -141,10 +142,10 @@ _APPLIES = {
     "heads": (lambda c: c.model in ("transformer", "attmem") or c.sentence_pooling == "attention"
               or (c.model == "seq" and c.arch == "transformer"),
               "--model transformer or attmem, --model seq --arch transformer, or --sentence-pooling attention"),
-    "encoder_lr": (lambda c: c.model == "crossseg", "--model crossseg"),
-    "warmup": (lambda c: c.model == "crossseg", "--model crossseg"),
-    "accumulate": (lambda c: c.model == "crossseg", "--model crossseg"),
-    "max_length": (lambda c: c.model == "crossseg", "--model crossseg"),
+    "encoder_lr": (lambda c: c.model == "crossseg" or c.finetune_layers > 0, "--model crossseg or --finetune-layers"),
+    "warmup": (lambda c: c.model == "crossseg" or c.finetune_layers > 0, "--model crossseg or --finetune-layers"),
+    "accumulate": (lambda c: c.model == "crossseg" or c.finetune_layers > 0, "--model crossseg or --finetune-layers"),
+    "max_length": (lambda c: c.model == "crossseg" or c.across_gap, "--model crossseg or --across-gap"),
 }
 
 
@@ -160,8 +161,19 @@ def check_applies(cfg: TrainConfig) -> None:
 
 
 def check_inputs(cfg: TrainConfig, train: SplitData) -> None:
-    """--sentence-pooling attention reads a --tokens embedding, and only it does."""
+    """--sentence-pooling attention reads a --tokens embedding, and only it does;
+    --finetune-layers reads one of a lower layer (--tokens --layer K)."""
     if cfg.model == "crossseg":
+        return
+    if cfg.finetune_layers:
+        if train.tokens is None:
+            raise SegError(f"--finetune-layers {cfg.finetune_layers} trains the top layers of a transformer over its cached "
+                           f"token states, but embedding {cfg.encoder!r} holds sentence vectors; run `seg embed DATASET "
+                           f"--encoder sbert --model MODEL --tokens --layer K` and train with --encoder sbert-tokens-lK")
+        if not train.token_model:
+            raise SegError(f"--finetune-layers {cfg.finetune_layers}: embedding {cfg.encoder!r} holds the last layer's states "
+                           f"of the sentences' own tokens (embedded without --layer); re-embed with `seg embed DATASET "
+                           f"--encoder sbert --model MODEL --tokens --layer K` (K + N <= the model's depth)")
         return
     if cfg.sentence_pooling == "attention" and train.tokens is None:
         raise SegError(f"--sentence-pooling attention reads token states, but embedding {cfg.encoder!r} holds sentence "
@@ -174,7 +186,7 @@ def check_inputs(cfg: TrainConfig, train: SplitData) -> None:
 
 # the TrainConfig fields that shape a model's weights: a run started from another one repeats them
 ARCH_OPTIONS = ("model", "window", "arch", "chunk", "decode", "features", "sentence_pooling", "hidden", "layers",
-                "heads", "memory_size", "pooling", "dropout")
+                "heads", "memory_size", "pooling", "dropout", "finetune_layers", "across_gap")
 
 
 @dataclass
@@ -394,7 +406,51 @@ def block_permutation(n: int, block: int, gen: torch.Generator) -> torch.Tensor:
     return order[order < n]
 
 
-def train_epoch(model: torch.nn.Module, opt: torch.optim.Optimizer, train: GapSet, loss_fn: Callable,
+class Optimization:
+    """AdamW over the model's parameters, an optimizer step per batch (gradients clipped to norm 1).
+
+    With --finetune-layers the transferred layers (initialised from the encoder's weights) are
+    a group of their own at --encoder-lr, rising linearly from 0 over --warmup of all steps and
+    then decaying linearly to 0, the rest (pooling, integrator: random initialisation) at --lr,
+    constant; gradients of --accumulate batches are summed before each step."""
+
+    def __init__(self, model: torch.nn.Module, cfg: TrainConfig, batches_per_epoch: int):
+        transferred = model.transferred_parameters() if hasattr(model, "transferred_parameters") else []
+        self.accumulate = cfg.accumulate if transferred else 1
+        self.schedule = None
+        self.model = model
+        self.seen = 0
+        if not transferred:
+            self.opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, fused=True)
+            return
+        ids = {id(p) for p in transferred}
+        rest = [p for p in model.parameters() if id(p) not in ids]
+        self.opt = torch.optim.AdamW([{"params": transferred, "lr": cfg.encoder_lr}, {"params": rest, "lr": cfg.lr}],
+                                     weight_decay=cfg.weight_decay, fused=True)
+        total = max(math.ceil(batches_per_epoch / self.accumulate) * cfg.epochs, 1)
+        warm = int(round(cfg.warmup * total))
+
+        def encoder_rate(step: int) -> float:
+            if step < warm:
+                return (step + 1) / (warm + 1)
+            return max(0.0, (total - step) / max(total - warm, 1))
+
+        self.schedule = torch.optim.lr_scheduler.LambdaLR(self.opt, [encoder_rate, lambda step: 1.0])
+
+    def update(self, loss: torch.Tensor, last: bool) -> None:
+        """Back-propagate one batch's loss; step every --accumulate batches and after the epoch's last."""
+        (loss / self.accumulate if self.accumulate > 1 else loss).backward()
+        self.seen += 1
+        if self.seen % self.accumulate == 0 or last:
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
+            self.opt.step()
+            if self.schedule is not None:
+                self.schedule.step()
+            self.opt.zero_grad(set_to_none=True)
+            self.seen = 0
+
+
+def train_epoch(model: torch.nn.Module, opt: Optimization, train: GapSet, loss_fn: Callable,
                 batch_size: int, shuffle_block: int, gen: torch.Generator) -> float:
     """One pass over the train gaps in block-shuffled batches; returns the mean train loss."""
     model.train()
@@ -404,12 +460,16 @@ def train_epoch(model: torch.nn.Module, opt: torch.optim.Optimizer, train: GapSe
     for b in range(0, len(train), batch_size):
         rows = perm[b:b + batch_size]
         loss = loss_fn(model.forward_indexed(train.vectors, train.index[rows]), train.targets[rows])
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
+        opt.update(loss, b + batch_size >= len(train))
         total += loss.detach() * len(rows)
     return float(total) / len(train)
+
+
+def batches_per_epoch(cfg: TrainConfig, spec: dict, train) -> int:
+    """Training batches per epoch (seq: about, its chunks start at a random offset each epoch)."""
+    if isinstance(train, ChunkSet):
+        return max(math.ceil(len(train) / max(spec["chunk"] - 1, 1) / chunks_per_batch(cfg, spec)), 1)
+    return max(math.ceil(len(train) / batch_gaps(cfg)), 1)
 
 
 def chunks_per_batch(cfg: TrainConfig, spec: dict) -> int:
@@ -434,11 +494,13 @@ def fit_repeat(cfg: TrainConfig, spec: dict, sets: dict, loss_fn: GapLoss, repea
         model.to(device)
         cross = CrossTrainer(model, cfg, len(train), batch_gaps(cfg))
     else:
+        if hasattr(model, "load_pretrained"):   # --finetune-layers: the transferred layers' own weights
+            model.load_pretrained()
         model.to(device)
         model.set_input_stats(train.vectors if isinstance(train.vectors, TokenBank) else train.vectors[:-1])
         if init is not None:   # its weights and its input standardisation (fitted on its own train split)
             model.load_state_dict(init.state(repeat))
-        opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, fused=True)
+        opt = Optimization(model, cfg, batches_per_epoch(cfg, spec, train))
     gen = torch.Generator().manual_seed(seed)
     best = None
     epochs: list[dict] = []
@@ -505,7 +567,7 @@ def fit(cfg: TrainConfig, data: dict[str, SplitData], on_epoch: Callable[[int, d
     left, right = parse_window(cfg.window)
     dim = data["train"].vectors.shape[1]
     check_inputs(cfg, data["train"])
-    spec = model_spec(cfg, dim, data["train"].token_dim)
+    spec = model_spec(cfg, dim, data["train"].token_dim, data["train"].token_model)
     loss_fn = GapLoss(cfg.loss, cfg.gamma, cfg.alpha, cfg.beta, train_gap_labels(data["train"]))
     baselines = {s: baseline_metrics(data[s]) for s in ("dev", "test")}
     prior = length_prior(data["train"]) if cfg.decode == "viterbi" else None
@@ -570,7 +632,12 @@ def train(cfg: TrainConfig, cache_root: Path = Path("cache")) -> Path:
         data, embedding = load_data(dataset, cfg.encoder, cfg.features)
         base = None
     check_inputs(cfg, data["train"])
-    spec = model_spec(cfg, data["train"].vectors.shape[1], data["train"].token_dim)
+    spec = model_spec(cfg, data["train"].vectors.shape[1], data["train"].token_dim, data["train"].token_model)
+    top = spec.get("top") or (spec.get("sentence_pooling") or {}).get("top")
+    if top:   # before anything is written: the states must come from the model whose layers are trained
+        from .models.toplayers import check_base
+
+        check_base(top["base_model"], top["base_hash"], top["layer"])
     init = load_init(cfg, spec, embedding)
     config = {
         "train": asdict(cfg),
@@ -591,7 +658,19 @@ def train(cfg: TrainConfig, cache_root: Path = Path("cache")) -> Path:
     n_train = sum(max(e - s - 1, 0) for s, e in data["train"].spans) if rows is None else len(rows)
     shape = (f"{cfg.arch} over chunks of {cfg.chunk} sentences" if cfg.model == "seq" else f"window {cfg.window}")
     shape += f", decode {cfg.decode}" if cfg.decode != "threshold" else ""
-    shape += f", word attention over {spec['sentence_pooling']['heads']} heads" if spec.get("sentence_pooling") else ""
+    att = spec.get("sentence_pooling") or {}
+    if spec["kind"] == "acrossgap":
+        top = spec["top"]
+        shape += (f", layers {top['layer'] + 1}..{top['layer'] + top['n_layers']} of {Path(top['base_model']).name} trained "
+                  f"across the gap over its layer-{top['layer']} states (--encoder-lr {cfg.encoder_lr:g}, {spec['pooling']} "
+                  f"read-out, {spec['max_length']} tokens)")
+    elif att.get("top"):
+        top = att["top"]
+        shape += (f", layers {top['layer'] + 1}..{top['layer'] + top['n_layers']} of {Path(top['base_model']).name} trained "
+                  f"over its layer-{top['layer']} states (--encoder-lr {cfg.encoder_lr:g}), "
+                  + (f"word attention over {att['heads']} heads" if att.get("pool") == "attention" else "mean pooling"))
+    elif att:
+        shape += f", word attention over {att['heads']} heads"
     inputs = f"fine-tuning {base['path']}, max length {spec['max_length']}" if base else cfg.encoder
     inputs += f", started from {init.info['run']} ({init.info['repeats']} repeats)" if init else ""
     console.print(f"seg train: {cfg.model} on {dataset} ({inputs}, dim {spec['dim']}), {shape}, "

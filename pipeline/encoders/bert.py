@@ -108,8 +108,16 @@ class BertEncoder(Encoder):
         return v.float().cpu().numpy()
 
     def encode_tokens(self, texts: list[str]):
-        """Last-layer states and character spans of each text's tokens (seg embed --tokens)."""
+        """Last-layer (or --layer K) states and character spans of each text's tokens (seg embed --tokens)."""
         from .tokens import token_states
 
         self.load()
-        return token_states(self._tok, self._model, texts, "", self._max_length, self._device, self.forward_precision())
+        return token_states(self._tok, self._model, texts, "", self._max_length, self._device, self.forward_precision(),
+                            getattr(self.cfg, "layer", None))
+
+    def transformer_folder(self):
+        """The folder whose layers `seg train --finetune-layers` rebuilds: the model itself."""
+        return self.folder
+
+    def token_prompt(self) -> str:
+        return ""

@@ -174,4 +174,14 @@ class SBertEncoder(Encoder):
         name = getattr(self._model, "default_prompt_name", None)
         prefix = (getattr(self._model, "prompts", None) or {}).get(name, "") if name else ""
         limit = self._model.max_seq_length or getattr(tok, "model_max_length", 512)
-        return token_states(tok, model, texts, prefix, int(limit), self._device, self.forward_precision())
+        return token_states(tok, model, texts, prefix, int(limit), self._device, self.forward_precision(),
+                            getattr(self.cfg, "layer", None))
+
+    def transformer_folder(self) -> Path:
+        """The folder of the model's transformers model (its first module), whose layers
+        `seg train --finetune-layers` rebuilds."""
+        return counting_setup(self.folder, self.cfg.max_length)[0]
+
+    def token_prompt(self) -> str:
+        """The prompt the token states were computed with (the model's default prompt)."""
+        return counting_setup(self.folder, self.cfg.max_length)[1]

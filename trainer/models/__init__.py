@@ -26,6 +26,7 @@ from pipeline.errors import SegError
 from ..config import ARCHS, ATTENTION_HIDDEN, DEFAULT_HIDDEN, MODELS, SENTENCE_POOLINGS, WINDOW_MODELS
 from ..tokendata import MAX_TOKENS
 from ..windows import parse_window
+from .acrossgap import AcrossGapModel
 from .attmem import AttentionMemoryIntegrator
 from .bilstm import BiLSTMIntegrator
 from .crossseg import CrossSegModel
@@ -42,26 +43,40 @@ MODEL_CLASSES = {
     "seq": SeqModel,
     "crossseg": CrossSegModel,
 }
+#: every spec kind from_spec builds: the --model classes and AcrossGapModel (--finetune-layers --across-gap,
+#: not a --model: it replaces the integrator); constructors as strict as MODEL_CLASSES'
+SPEC_CLASSES = {**MODEL_CLASSES, "acrossgap": AcrossGapModel}
 POOLING_CHOICES = {"pool": ("mean", "max"), "transformer": ("cls", "sep", "mean"), "crossseg": ("cls", "mean")}
 
 
-def model_spec(cfg, dim: int, token_dim: int | None = None) -> dict:
+def model_spec(cfg, dim: int, token_dim: int | None = None, token_model: dict | None = None) -> dict:
     """Validate the architecture options of a TrainConfig; return the spec from_spec takes.
-    `token_dim`: the width of the token states (--sentence-pooling attention); `dim` is then
-    the number of --features columns."""
+    `token_dim`: the width of the token states (--sentence-pooling attention, --finetune-layers);
+    `dim` is then the number of --features columns. `token_model`: what the embedding manifest
+    records of the model whose layer-K states they are (its "transformer"), which
+    --finetune-layers rebuilds layers K+1 .. K+N of (None when only the options are checked)."""
     pooled = getattr(cfg, "sentence_pooling", "mean")
+    finetune = int(getattr(cfg, "finetune_layers", 0) or 0)
     if pooled not in SENTENCE_POOLINGS:
         raise SegError(f"--sentence-pooling {pooled!r}: use one of {', '.join(SENTENCE_POOLINGS)}")
-    if pooled == "attention":
+    if finetune < 0:
+        raise SegError(f"--finetune-layers {finetune}: give 0 (none) or the number of top layers to train")
+    if getattr(cfg, "across_gap", False):
+        return _across_spec(cfg, dim, finetune, token_model)
+    if pooled == "attention" or finetune:
+        what = "--sentence-pooling attention" if pooled == "attention" else f"--finetune-layers {finetune}"
         if cfg.model not in WINDOW_MODELS + ("seq",):
-            raise SegError(f"--sentence-pooling attention applies to the window models ({', '.join(WINDOW_MODELS)}) "
+            raise SegError(f"{what} applies to the window models ({', '.join(WINDOW_MODELS)}) "
                            f"and seq, not --model {cfg.model}")
         if cfg.heads < 1:
             raise SegError(f"--heads {cfg.heads}: give at least 1")
         td = token_dim or 1
-        inner = model_spec(_with(cfg, sentence_pooling="mean"), cfg.heads * td + dim)
-        return {**inner, "sentence_pooling": {"token_dim": td, "heads": cfg.heads, "hidden": ATTENTION_HIDDEN,
-                                              "features": int(dim), "max_tokens": MAX_TOKENS}}
+        heads = cfg.heads if pooled == "attention" else 1
+        inner = model_spec(_with(cfg, sentence_pooling="mean", finetune_layers=0), heads * td + dim)
+        att = {"token_dim": td, "heads": heads, "hidden": ATTENTION_HIDDEN, "features": int(dim), "max_tokens": MAX_TOKENS}
+        if finetune:
+            att.update(pool=pooled, top=_top_spec(finetune, token_model))
+        return {**inner, "sentence_pooling": att}
     if cfg.model not in MODELS:
         raise SegError(f"--model {cfg.model!r}: use one of {', '.join(MODELS)}")
     hidden = cfg.hidden or DEFAULT_HIDDEN[cfg.model]
@@ -94,6 +109,60 @@ def model_spec(cfg, dim: int, token_dim: int | None = None) -> dict:
     return {"kind": cfg.model, "dim": int(dim), "left": left, "right": right, "window": f"{left}:{right}",
             "hidden": hidden, "layers": cfg.layers, "heads": cfg.heads, "memory_size": cfg.memory_size,
             "pooling": pooling, "dropout": cfg.dropout}
+
+
+def _across_spec(cfg, dim: int, finetune: int, token_model: dict | None) -> dict:
+    """--finetune-layers N --across-gap: the top layers over [CLS] left [SEP] right [SEP], an MLP head."""
+    from ..crossdata import DEFAULT_MAX_LENGTH
+
+    if not finetune:
+        raise SegError("--across-gap runs the transferred top layers over the window's sentences together; "
+                       "add --finetune-layers N (on a `seg embed --tokens --layer K` embedding)")
+    if cfg.model != "pool":
+        raise SegError(f"--across-gap: the top layers read the window themselves and an MLP head decides, no integrator; "
+                       f"leave --model {cfg.model} out")
+    if cfg.sentence_pooling != "mean":
+        raise SegError("--across-gap reads the [CLS] state or the mean of the whole sequence; leave --sentence-pooling out")
+    left, right = parse_window(cfg.window)
+    pooling = "cls" if cfg.pooling == "auto" else cfg.pooling
+    if pooling not in ("cls", "mean"):
+        raise SegError(f"--pooling {cfg.pooling!r} does not apply to --across-gap; use cls or mean")
+    hidden = cfg.hidden or DEFAULT_HIDDEN["pool"]
+    if hidden < 2 or cfg.layers < 1 or not 0.0 <= cfg.dropout < 1.0:
+        raise SegError(f"--hidden {hidden} / --layers {cfg.layers} / --dropout {cfg.dropout}: give a width of at least 2, "
+                       f"at least 1 layer and a dropout in [0, 1)")
+    limit = 512 if token_model is None else int(base_limit(token_model))
+    if cfg.max_length < 0 or (cfg.max_length and not 8 <= cfg.max_length <= limit):
+        raise SegError(f"--max-length {cfg.max_length}: give 8 .. {limit} tokens, or 0 for {min(DEFAULT_MAX_LENGTH, limit)}")
+    return {"kind": "acrossgap", "left": left, "right": right, "window": f"{left}:{right}", "pooling": pooling,
+            "hidden": hidden, "layers": cfg.layers, "dropout": cfg.dropout, "features": int(dim),
+            "max_length": cfg.max_length or min(DEFAULT_MAX_LENGTH, limit), "top": _top_spec(finetune, token_model),
+            "dim": int(dim)}
+
+
+def base_limit(token_model: dict) -> int:
+    """The model's positions (its config.json's max_position_embeddings)."""
+    from .toplayers import base_config
+
+    return int(base_config(token_model["path"]).get("max_position_embeddings") or 512)
+
+
+def _top_spec(n_layers: int, token_model: dict | None) -> dict | None:
+    """--finetune-layers N over the states after layer K of the manifest's model: layers K+1 ..
+    K+N, rebuilt from its config (kept in the spec: a run loads without the model folder)."""
+    if token_model is None:   # options checked before any data is read
+        return None
+    from .toplayers import base_config
+
+    layer, depth = int(token_model["layer"]), int(token_model["depth"])
+    if layer + n_layers > depth:
+        raise SegError(f"--finetune-layers {n_layers}: the token states are those after layer {layer} of "
+                       f"{token_model['path']}, which has {depth} layers, so at most {depth - layer} can be trained "
+                       f"above them (K + N <= {depth}); "
+                       + (f"give --finetune-layers 1 .. {depth - layer} or " if depth > layer else "")
+                       + "re-embed with a lower --layer")
+    return {"config": base_config(token_model["path"]), "layer": layer, "n_layers": int(n_layers),
+            "base_model": token_model["path"], "base_hash": token_model["hash"]}
 
 
 def _seq_spec(cfg, dim: int, hidden: int) -> dict:
@@ -129,12 +198,12 @@ def _cross_spec(cfg, left: int, right: int, hidden: int, pooling: str) -> dict:
 
 def from_spec(spec: dict) -> nn.Module:
     kind = spec["kind"]
-    if kind not in MODEL_CLASSES:
+    if kind not in SPEC_CLASSES:
         raise SegError(f"unknown model kind {kind!r} in the run's config.json; use one of {', '.join(MODELS)}")
     # constructors are strict (keyword-only, no defaults): each takes exactly the spec fields
     # it declares, so a field a model does not use (heads for pool) is not passed to it and a
     # field it needs but the spec lacks is an error, never a silent default
-    cls = MODEL_CLASSES[kind]
+    cls = SPEC_CLASSES[kind]
     params = [p for p in inspect.signature(cls).parameters if p != "self"]
     missing = [p for p in params if p not in spec]
     if missing:
@@ -145,6 +214,14 @@ def from_spec(spec: dict) -> nn.Module:
     if att:
         model = TokenPooled(model, **att)
     return model
+
+
+def word_attention(spec: dict) -> bool:
+    """Whether a run's model pools token states with learned word attention (whose weights the run
+    keeps, the report draws and segment's jsonl carries): --sentence-pooling attention, not the
+    plain mean of --finetune-layers' output."""
+    att = (spec or {}).get("sentence_pooling")
+    return bool(att) and att.get("pool", "attention") == "attention"
 
 
 def _with(cfg, **changes):

@@ -10,6 +10,12 @@ heads' weighted means; the integrator (pool, bilstm, transformer, attmem) reads 
     TokenPooled.forward_indexed(bank, index)       logits (B,) of windows `index` over a TokenBank
     TokenPooled.token_weights(bank, sentences)     per sentence its (n_tokens, heads) weights
 
+With `top` (`seg train --finetune-layers N` on a `seg embed --tokens --layer K` embedding) the
+cached states first go through layers K+1 .. K+N of the model that produced them
+(models/toplayers.py), trained with the rest; `pool="mean"` then takes the plain mean of the
+top layer's states over every token of the sentence (its weights are uniform: 1/n each)
+instead of word attention.
+
 The token states stay in the memory-mapped export (pipeline/token_states.py); a batch reads
 only the distinct sentences of its windows (trainer/tokendata.py).
 """
@@ -56,20 +62,64 @@ class AttentionPooling(nn.Module):
         return v.reshape(U, -1), w, mask
 
 
+class MeanPooling(nn.Module):
+    """The plain mean of each sentence's token states, as AttentionPooling returns it (uniform
+    weights 1/n, one head); a sentence without tokens gets a zero vector."""
+
+    heads = 1
+
+    def __init__(self, token_dim: int):
+        super().__init__()
+        self.norm = Standardize(token_dim)
+
+    def forward(self, x: torch.Tensor, seg: torch.Tensor, n: torch.Tensor):
+        U = len(n)
+        T = max(int(n.max()) if U else 0, 1)
+        v = x.new_zeros(U, x.shape[1]).index_add(0, seg, x) / n.clamp(min=1)[:, None].to(x.dtype)
+        has = (n > 0).to(v.dtype)[:, None]
+        v = (v - self.norm.mean) / self.norm.std * has
+        mask = torch.arange(T, device=x.device)[None, :] < n[:, None]
+        w = mask.to(x.dtype) / n.clamp(min=1)[:, None].to(x.dtype)
+        return v, w[:, :, None], mask
+
+
 class TokenPooled(nn.Module):
     """An integrator reading attention-pooled sentence vectors (see the module docstring)."""
 
-    def __init__(self, integrator: nn.Module, *, token_dim: int, heads: int, hidden: int, features: int, max_tokens: int):
+    def __init__(self, integrator: nn.Module, *, token_dim: int, heads: int, hidden: int, features: int, max_tokens: int,
+                 pool: str = "attention", top: dict | None = None):
         super().__init__()
         self.integrator = integrator
-        self.pool = AttentionPooling(token_dim=token_dim, heads=heads, hidden=hidden)
+        self.pool = (AttentionPooling(token_dim=token_dim, heads=heads, hidden=hidden) if pool == "attention"
+                     else MeanPooling(token_dim))
         self.features = features
         self.max_tokens = max_tokens
+        if top:
+            from .toplayers import TopLayers
+
+            self.top = TopLayers(**top)
+
+    def load_pretrained(self) -> None:
+        """The transferred layers' weights from their model (--finetune-layers); nothing otherwise."""
+        if hasattr(self, "top"):
+            self.top.load_pretrained()
+
+    def transferred_parameters(self) -> list[nn.Parameter]:
+        """The parameters initialised from the encoder's own (--finetune-layers, at --encoder-lr)."""
+        return list(self.top.parameters()) if hasattr(self, "top") else []
+
+    def tokens(self, bank, sentences: torch.Tensor):
+        """(states, sentence, lengths) of sentence indices over a TokenBank, through the
+        transferred top layers when the run has them."""
+        x, seg, n = bank.tokens(sentences, self.max_tokens)
+        if hasattr(self, "top"):
+            x = self.top(x, seg, n)
+        return x, seg, n
 
     def sentence_vectors(self, bank, sentences: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(vectors (U, heads*token_dim + features), weights (U, T, heads), mask (U, T)) of sentence
         indices (-1 = padding) over a TokenBank."""
-        v, w, mask = self.pool(*bank.tokens(sentences, self.max_tokens))
+        v, w, mask = self.pool(*self.tokens(bank, sentences))
         if self.features:
             v = torch.cat([v, bank.features[sentences]], dim=-1)
         return v, w, mask
@@ -103,9 +153,13 @@ class TokenPooled(nn.Module):
         n = len(bank)
         g = torch.Generator().manual_seed(0)
         rows = torch.randperm(n, generator=g)[:sample].sort().values.to(bank.device)
-        self.pool.norm.fit(bank.tokens(rows, self.max_tokens)[0])
-        v, _, _ = self.sentence_vectors(bank, rows)
+        was = self.training
+        self.eval()   # the transferred layers' dropout off: the statistics of what they give
+        step = 512 if hasattr(self, "top") else len(rows) or 1
+        self.pool.norm.fit(torch.cat([self.tokens(bank, rows[a:a + step])[0] for a in range(0, len(rows), step)]))
+        v = torch.cat([self.sentence_vectors(bank, rows[a:a + step])[0] for a in range(0, len(rows), step)])
         self.integrator.set_input_stats(v)
+        self.train(was)
 
     @torch.no_grad()
     def token_weights(self, bank, sentences) -> list:

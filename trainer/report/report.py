@@ -210,7 +210,10 @@ def build_content(cfg: ReportConfig, runs: list[Run], tables: dict[str, Table], 
                 Image(plot_threshold(r, r.predictions(split), split, img_dir / f"{safe}-threshold-{split}.png"),
                       f"Precision-recall curve and F1 against the decision threshold on {split}, one colour per "
                       "repeat; ○ marks the threshold chosen on dev."))))
-            if r.model_kind in ATTENTION_MODELS or (r.spec or {}).get("sentence_pooling"):
+            from ..models import word_attention
+
+            if ((r.model_kind in ATTENTION_MODELS and not (r.spec or {}).get("sentence_pooling"))
+                    or word_attention(r.spec or {})):   # a mean over token states has no weights to draw
                 jobs.append((f"{r.name}: attention", lambda r=r, sec=sec, safe=safe: sec.blocks.extend(
                     attention_section(r, split, img_dir / f"{safe}-attention-{split}.png"))))
 

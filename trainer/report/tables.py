@@ -57,8 +57,10 @@ APPLIES = {
     "sentence_pooling": lambda t: t.get("sentence_pooling") == "attention",
     "max_train_gaps": lambda t: bool(t.get("max_train_gaps")),
     "max_train_works": lambda t: bool(t.get("max_train_works")),
-    **{k: (lambda t: t.get("model") == "crossseg")
-       for k in ("encoder_model", "encoder_lr", "warmup", "accumulate", "max_length")},
+    "encoder_model": lambda t: t.get("model") == "crossseg", "max_length": lambda t: t.get("model") == "crossseg",
+    **{k: (lambda t: t.get("model") == "crossseg" or bool(t.get("finetune_layers")))
+       for k in ("encoder_lr", "warmup", "accumulate")},
+    "finetune_layers": lambda t: bool(t.get("finetune_layers")), "across_gap": lambda t: bool(t.get("across_gap")),
 }
 
 
