@@ -26,7 +26,7 @@ import numpy as np
 
 from .errors import SegError
 from .fingerprint import sentence_key
-from .vector_cache import CHECKSUM_BYTES, Lookup, VectorCache, checksum, guarded
+from .vector_cache import CHECKSUM_BYTES, Lookup, VectorCache, begin, checksum, guarded
 
 TOKEN_DTYPE = "float16"
 TOKEN_CHECKSUM = "blake2b-8(key + n + float16 states + int32 spans)"
@@ -75,7 +75,7 @@ class TokenCache(VectorCache):
         if dim is None:
             res.missing = list(range(len(texts)))
             return res
-        with guarded(self.path), self.env.begin(db=self._vec, buffers=True) as txn:
+        with guarded(self.path), begin(self.env, db=self._vec, buffers=True) as txn:
             for i, t in enumerate(texts):
                 key = sentence_key(self.fp, t)
                 buf = txn.get(key)
@@ -90,7 +90,7 @@ class TokenCache(VectorCache):
         dim = self._dim(None)
         if dim is None:
             raise SegError(f"cache {self.path}: no token states for fingerprint {self.fp}; run `seg embed --tokens`")
-        with guarded(self.path), self.env.begin(db=self._vec, buffers=True) as txn:
+        with guarded(self.path), begin(self.env, db=self._vec, buffers=True) as txn:
             for t in texts:
                 key = sentence_key(self.fp, t)
                 buf = txn.get(key)
@@ -103,7 +103,7 @@ class TokenCache(VectorCache):
         """Token count of each text, from the value headers (`read` verifies the values); SegError
         for a text that is missing or whose value is too short to hold a header."""
         out = np.zeros(len(texts), dtype=np.int64)
-        with guarded(self.path), self.env.begin(db=self._vec, buffers=True) as txn:
+        with guarded(self.path), begin(self.env, db=self._vec, buffers=True) as txn:
             for j, t in enumerate(texts):
                 buf = txn.get(sentence_key(self.fp, t))
                 if buf is None or len(buf) < _HEAD.size:

@@ -110,6 +110,17 @@ def _short_write_cause(path: Path) -> int:
     return errno.EIO
 
 
+def begin(env: "lmdb.Environment", **kwargs) -> "lmdb.Transaction":
+    """env.begin(), adopting a map that another process has grown since this one opened the cache
+    (MDB_MAP_RESIZED: `seg train` reading a cache while `seg embed` fills it): LMDB's own remedy,
+    set_mapsize(0), then the transaction again. The cache is fine; without this the reader stops."""
+    try:
+        return env.begin(**kwargs)
+    except lmdb.MapResizedError:
+        env.set_mapsize(0)
+        return env.begin(**kwargs)
+
+
 @contextmanager
 def guarded(path: Path) -> Iterator[None]:
     """Turn LMDB errors inside the block into the SegError of `cache_error`."""
@@ -328,7 +339,7 @@ class VectorCache:
     # ---- metadata ---------------------------------------------------------------
     def meta(self) -> dict | None:
         if self._meta_cache is None:
-            with guarded(self.path), self.env.begin(db=self._meta) as txn:
+            with guarded(self.path), begin(self.env, db=self._meta) as txn:
                 raw = txn.get(f"meta:{self.fp}".encode())
             try:
                 self._meta_cache = json.loads(raw) if raw else None
@@ -349,7 +360,7 @@ class VectorCache:
         self._meta_cache = meta
 
     def get_state(self) -> bytes | None:
-        with guarded(self.path), self.env.begin(db=self._meta) as txn:
+        with guarded(self.path), begin(self.env, db=self._meta) as txn:
             raw = txn.get(f"state:{self.fp}".encode())
         return bytes(raw) if raw is not None else None
 
@@ -359,7 +370,7 @@ class VectorCache:
         key = f"state:{self.fp}".encode()
         while True:
             try:
-                with guarded(self.path), self.env.begin(write=True, db=self._meta) as txn:
+                with guarded(self.path), begin(self.env, write=True, db=self._meta) as txn:
                     old = txn.get(key)
                     if old is not None:
                         return bytes(old)
@@ -372,7 +383,7 @@ class VectorCache:
     def missing(self, texts: list[str]) -> list[int]:
         """Indices of texts with no vector under this fingerprint."""
         out = []
-        with guarded(self.path), self.env.begin(db=self._vec, buffers=True) as txn:
+        with guarded(self.path), begin(self.env, db=self._vec, buffers=True) as txn:
             get = txn.get
             for i, t in enumerate(texts):
                 if get(sentence_key(self.fp, t)) is None:
@@ -395,7 +406,7 @@ class VectorCache:
         nbytes = dim * np.dtype(DTYPE).itemsize
         res = Lookup(np.zeros((len(texts), dim), np.float32) if vectors else None)
         out = res.vectors
-        with guarded(self.path), self.env.begin(db=self._vec, buffers=True) as txn:
+        with guarded(self.path), begin(self.env, db=self._vec, buffers=True) as txn:
             get = txn.get
             for i, t in enumerate(texts):
                 key = sentence_key(self.fp, t)
@@ -459,7 +470,7 @@ class VectorCache:
             while True:
                 try:
                     n = 0
-                    with guarded(self.path), self.env.begin(write=True, db=self._vec) as txn:
+                    with guarded(self.path), begin(self.env, write=True, db=self._vec) as txn:
                         for key in keys:
                             v = txn.get(key)
                             if v is not None and len(v) == nbytes:
@@ -475,7 +486,7 @@ class VectorCache:
         """Delete the texts' values (corrupt ones, before they are re-encoded)."""
         if not self.write:
             raise RuntimeError("VectorCache opened read-only")
-        with guarded(self.path), self.env.begin(write=True, db=self._vec) as txn:
+        with guarded(self.path), begin(self.env, write=True, db=self._vec) as txn:
             for t in texts:
                 txn.delete(sentence_key(self.fp, t))
 
@@ -487,7 +498,7 @@ class VectorCache:
 
     def count(self) -> int:
         """Entries in the vectors database (all fingerprints)."""
-        with guarded(self.path), self.env.begin() as txn:
+        with guarded(self.path), begin(self.env, ) as txn:
             return int(txn.stat(self._vec)["entries"])
 
     def _grow(self) -> None:
@@ -499,7 +510,7 @@ class VectorCache:
             raise RuntimeError("VectorCache opened read-only")
         while True:
             try:
-                with guarded(self.path), self.env.begin(write=True, db=db) as txn:
+                with guarded(self.path), begin(self.env, write=True, db=db) as txn:
                     cur = txn.cursor()
                     cur.putmulti(items, dupdata=False, overwrite=True)
                 return

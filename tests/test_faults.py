@@ -378,3 +378,28 @@ def test_real_small_or_read_only_file_system_for_the_cache(embedded, w2v_text, t
                        timeout=180)
     assert_one_line_error(r.returncode, r.stdout + r.stderr, str(cache), "errno ENOSPC" if fault == "full" else "errno EROFS")
     assert not stray_files(ds)
+
+
+def test_a_reader_adopts_a_map_another_process_grew(tmp_path):
+    """`seg train` reading a cache while `seg embed` fills it: once the data outgrows the reader's
+    map, LMDB answers MDB_MAP_RESIZED, which once stopped training with "the vector cache is
+    damaged; remove it". The cache is fine: vector_cache.begin adopts the new map and reads on."""
+    import subprocess
+    import sys
+
+    import lmdb
+
+    from pipeline.vector_cache import begin
+
+    env = lmdb.open(str(tmp_path), map_size=1 << 20, subdir=True)
+    with env.begin(write=True) as t:
+        t.put(b"first", b"1")
+    env.close()
+    reader = lmdb.open(str(tmp_path), readonly=True, subdir=True)
+    grow = (f"import lmdb, os\nenv = lmdb.open({str(tmp_path)!r}, map_size=64 << 20, subdir=True)\n"
+            "with env.begin(write=True) as t:\n    for i in range(5000): t.put(str(i).encode(), os.urandom(4000))\n")
+    subprocess.run([sys.executable, "-c", grow], check=True)
+    with pytest.raises(lmdb.MapResizedError):
+        reader.begin()
+    with begin(reader) as t:
+        assert t.get(b"first") == b"1" and len(t.get(b"4999")) == 4000
