@@ -121,6 +121,15 @@ def begin(env: "lmdb.Environment", **kwargs) -> "lmdb.Transaction":
         return env.begin(**kwargs)
 
 
+def open_db(env: "lmdb.Environment", name: bytes, create: bool):
+    """env.open_db() (a transaction of its own), adopting a grown map as begin() does."""
+    try:
+        return env.open_db(name, create=create)
+    except lmdb.MapResizedError:
+        env.set_mapsize(0)
+        return env.open_db(name, create=create)
+
+
 @contextmanager
 def guarded(path: Path) -> Iterator[None]:
     """Turn LMDB errors inside the block into the SegError of `cache_error`."""
@@ -330,8 +339,8 @@ class VectorCache:
         self.env = _open_env(self.path, write)
         try:
             with guarded(self.path):
-                self._vec = self.env.open_db(self.DB, create=write)
-                self._meta = self.env.open_db(b"meta", create=write)
+                self._vec = open_db(self.env, self.DB, create=write)
+                self._meta = open_db(self.env, b"meta", create=write)
         except lmdb.NotFoundError:
             raise SegError(f"{self.path}: not a seg vector cache (no {self.DB.decode()} database); choose another --cache") from None
         self._meta_cache: dict | None = None

@@ -389,7 +389,7 @@ def test_a_reader_adopts_a_map_another_process_grew(tmp_path):
 
     import lmdb
 
-    from pipeline.vector_cache import begin
+    from pipeline.vector_cache import begin, open_db
 
     env = lmdb.open(str(tmp_path), map_size=1 << 20, subdir=True)
     with env.begin(write=True) as t:
@@ -403,3 +403,12 @@ def test_a_reader_adopts_a_map_another_process_grew(tmp_path):
         reader.begin()
     with begin(reader) as t:
         assert t.get(b"first") == b"1" and len(t.get(b"4999")) == 4000
+    # opening a named database is a transaction too (VectorCache does it first)
+    fresh = lmdb.open(str(tmp_path / "named"), map_size=1 << 20, max_dbs=2, subdir=True)
+    fresh.open_db(b"vectors")
+    fresh.close()
+    reader = lmdb.open(str(tmp_path / "named"), readonly=True, max_dbs=2, subdir=True)
+    subprocess.run([sys.executable, "-c", grow.replace(repr(str(tmp_path)), repr(str(tmp_path / "named")))], check=True)
+    with pytest.raises(lmdb.MapResizedError):
+        reader.open_db(b"vectors", create=False)
+    assert open_db(reader, b"vectors", create=False) is not None
