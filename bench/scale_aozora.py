@@ -106,18 +106,24 @@ def main() -> None:
     ap.add_argument("--system", default="bilstm", choices=sorted(SYSTEMS))
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--out", default="docs/scale_aozora")
+    ap.add_argument("--only", choices=("base", "extra"), help="train one of the two now (the other's figures are "
+                    "kept in OUT's json from an earlier call); default: both")
     args = ap.parse_args()
     root = Path(args.root) / "datasets"
-    rows = {}
-    for name, ds in (("shared corpus", root / f"aozora-{args.split}"),
-                     (f"+ {args.extra}", root / f"aozora-{args.split}-{args.extra}")):
+    out = Path(args.out)
+    state = out / f"{args.split}-{args.extra}.json"
+    rows = json.loads(state.read_text()) if args.only and state.is_file() else {}
+    for key, name, ds in (("base", "shared corpus", root / f"aozora-{args.split}"),
+                          ("extra", f"+ {args.extra}", root / f"aozora-{args.split}-{args.extra}")):
+        if args.only and args.only != key:
+            continue
         rows[name] = evaluate(ds, args.system, args.repeats)
         s = rows[name]["summary"]
         console.print(f"{args.split} {name}: test F1 {s['test_f1'][0]:.3f} Pk {s['test_pk'][0]:.3f} "
                       f"nn-F1 {s['test_nn_f1'][0]:.3f} dev F1 {s['dev_f1'][0]:.3f} ({rows[name]['seconds']:.0f} s)")
-    out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    write_json_atomic(out / f"{args.split}-{args.extra}.json", rows)
+    rows = dict(sorted(rows.items(), key=lambda kv: kv[0] != "shared corpus"))
+    write_json_atomic(state, rows)
     md = markdown(args.split, args.extra, args.system, rows)
     write_text_atomic(out / f"{args.split}-{args.extra}.md", md)
     console.print(md)

@@ -234,6 +234,9 @@ def test_exclude_leaves_out_a_manifest_s_works(mirror, reserved, tmp_path):
     first = {r["work_id"] for r in manifest(tmp_path / "first")}
     rest = {r["work_id"] for r in manifest(tmp_path / "rest")}
     assert len(first) == 1 and first.isdisjoint(rest) and len(rest) == 2
+    # --max-works samples are nested: a larger N holds every work of a smaller one
+    assert corpus(mirror, tmp_path / "two", reserved, "--max-works", "2").exit_code == 0
+    assert first <= {r["work_id"] for r in manifest(tmp_path / "two")}
 
 
 def test_bad_paths_and_files_are_one_line_errors(mirror, reserved, tmp_path):
