@@ -80,15 +80,15 @@ def evaluate(dataset: Path, system: str, repeats: int) -> dict:
 
 def markdown(split: str, extra: str, system: str, rows: dict) -> str:
     out = [f"### {split} split: {system}, shared corpus alone vs + {extra}", "",
-           "| train set | works | train gaps | test F1 | test Pk ↓ | narration→narration F1 | dev F1 | train time |",
-           "|---|---:|---:|---:|---:|---:|---:|---:|"]
+           "| train set | works | train gaps | test F1 | test Pk ↓ | narration→narration F1 | dev F1 | repeats | train time |",
+           "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for name, r in rows.items():
         s = r["summary"]
         c = lambda k: f"{s[k][0]:.3f} ± {s[k][1]:.3f}"
         out.append(f"| {name} | {r['train_works']} | {r['train_gaps']:,} | {c('test_f1')} | {c('test_pk')} | "
-                   f"{c('test_nn_f1')} | {c('dev_f1')} | {r['seconds']:.0f} s |")
+                   f"{c('test_nn_f1')} | {c('dev_f1')} | {len(r['repeats'])} | {r['seconds']:.0f} s |")
     rule = next(iter(rows.values()))["rule"]
-    out += [f"| *bracket rule* | | | {rule['f1']:.3f} | {rule['pk']:.3f} | | | |", "",
+    out += [f"| *bracket rule* | | | {rule['f1']:.3f} | {rule['pk']:.3f} | | | | |", "",
             "Per test author (best-dev repeat, the author's gaps pooled): F1 against the rule's", "",
             "| author | gaps | rule | " + " | ".join(rows) + " |", "|---|---:|---:|" + "---:|" * len(rows)]
     first = next(iter(rows.values()))["by_author"]
