@@ -34,7 +34,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from trainer.config import DEFAULT_BATCH, TrainConfig  # noqa: E402
+from trainer import catalog  # noqa: E402
+from trainer.config import TrainConfig  # noqa: E402
 from trainer.crossdata import CrossTrainer, make_crossset, sample_rows  # noqa: E402
 from trainer.data import load_data, load_texts  # noqa: E402
 from trainer.losses import GapLoss  # noqa: E402
@@ -83,7 +84,7 @@ def time_cached(kind: str, data, rows, window: str, min_seconds: float, threads:
             gs = gs.subset(rows) if rows is not None else gs
             model.set_input_stats(gs.vectors[:-1])
             opt = Optimization(model, cfg, 1)
-            step = lambda: train_epoch(model, opt, gs, loss, DEFAULT_BATCH[kind], 16, gen)  # noqa: E731
+            step = lambda: train_epoch(model, opt, gs, loss, catalog.info(kind).batch, 16, gen)  # noqa: E731
             n = len(gs)
         step()                                   # warm-up epoch, not timed
         t0, epochs = time.perf_counter(), 0
@@ -106,7 +107,7 @@ def time_crossseg(encoder_model: str, texts, rows, window: str, max_length: int,
         seed_everything(0)
         model = from_spec(spec)
         model.load_pretrained()
-        trainer = CrossTrainer(model, cfg, len(cs), DEFAULT_BATCH["crossseg"])
+        trainer = CrossTrainer(model, cfg, len(cs), catalog.info("crossseg").batch)
         lengths = cs.lengths
         t0 = time.perf_counter()
         trainer.epoch(model, cs, loss, torch.Generator().manual_seed(0))

@@ -34,7 +34,8 @@ from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from trainer.config import MODELS, TrainConfig  # noqa: E402
+from trainer import catalog  # noqa: E402
+from trainer.config import TrainConfig  # noqa: E402
 from trainer.data import SplitData, load_data  # noqa: E402
 from trainer.losses import GapLoss  # noqa: E402
 from trainer.models import build_model  # noqa: E402
@@ -107,7 +108,7 @@ def main() -> None:
     ap.add_argument("--encoder", default="e5")
     ap.add_argument("--epochs", type=int, default=2, help="timed epochs per model (after one warm-up epoch)")
     ap.add_argument("--threads", type=int, default=0, help="torch threads; 0 = what seg train uses")
-    ap.add_argument("--models", default=",".join(m for m in MODELS if m != "seq") + ",seq,seq-transformer,seq-crf")
+    ap.add_argument("--models", default=",".join(m for m in catalog.names() if m != "seq") + ",seq,seq-transformer,seq-crf")
     ap.add_argument("--skip-full", action="store_true", help="skip the 5-repeat experiment")
     args = ap.parse_args()
 

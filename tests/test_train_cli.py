@@ -15,7 +15,8 @@ from typer.testing import CliRunner
 
 from cli import app
 from pipeline.prep import PrepConfig, prep
-from trainer.config import LOSSES, MODELS, TrainConfig
+from trainer import catalog
+from trainer.config import LOSSES, TrainConfig
 from trainer.metrics import METRICS, best_threshold, segmentation_metrics
 from trainer.predict import gap_sentences, predict_probs
 from trainer.run import load_run
@@ -37,7 +38,7 @@ def one_line_error(result) -> str:
     return lines[0]
 
 
-@pytest.mark.parametrize("model", [m for m in MODELS if m != "crossseg"])   # crossseg reads raw text: test_crossseg.py
+@pytest.mark.parametrize("model", [m for m in catalog.names() if m != "crossseg"])   # crossseg reads raw text: test_crossseg.py
 def test_every_model_and_loss_trains_from_the_cli(model, train_dataset, train_data, tmp_path):
     out = tmp_path / "runs"
     for loss in LOSSES:

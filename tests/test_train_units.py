@@ -12,7 +12,8 @@ import torch.nn.functional as F
 
 from pipeline.errors import SegError
 from trainer.baselines import rule_predictions
-from trainer.config import WINDOW_MODELS, TrainConfig
+from trainer import catalog
+from trainer.config import TrainConfig
 from trainer.losses import GapLoss, class_weights, focal_loss
 from trainer.metrics import best_threshold, pk_windowdiff, segmentation_metrics, window_k
 from trainer.models import build_model
@@ -71,7 +72,7 @@ def test_block_permutation_is_a_permutation_of_contiguous_blocks():
 
 # ----------------------------------------------------------------------------- models and masking
 
-VARIANTS = [(kind, "auto") for kind in WINDOW_MODELS] + [("pool", "max"), ("transformer", "sep"), ("transformer", "mean")]
+VARIANTS = [(kind, "auto") for kind in catalog.names("window")] + [("pool", "max"), ("transformer", "sep"), ("transformer", "mean")]
 
 
 @pytest.mark.parametrize("kind,pooling", VARIANTS)
@@ -257,7 +258,7 @@ def test_cli_option_defaults_come_from_the_config_dataclasses():
 def test_model_constructors_are_strict(tiny_bert):
     """No `**_`: a keyword a model does not take is an error, and no constructor default can
     disagree with config.py because constructors have none."""
-    from trainer.models import MODEL_CLASSES, from_spec, model_spec
+    from trainer.models import from_spec, model_spec
 
     cfg = TrainConfig(model="pool")
     spec = model_spec(cfg, 16)
@@ -269,7 +270,8 @@ def test_model_constructors_are_strict(tiny_bert):
         PoolIntegrator(**args, heads=4)                 # swallowed silently before
     with pytest.raises(TypeError):
         PoolIntegrator(**{k: v for k, v in args.items() if k != "dropout"})    # no hidden default any more
-    for kind, cls in MODEL_CLASSES.items():
+    for kind in catalog.names():
+        cls = catalog.info(kind).load()
         params = inspect.signature(cls).parameters.values()
         assert all(p.default is inspect.Parameter.empty and p.kind is not p.VAR_KEYWORD for p in params), kind
         m = from_spec(model_spec(TrainConfig(model=kind, encoder_model=str(tiny_bert) if kind == "crossseg" else None), 16))
@@ -307,3 +309,9 @@ def test_one_definition_of_each_fact():
     assert trainer.segment.DIALOGUE_OPENERS[:len(features.OPENERS)] == features.OPENERS
     # dead code gone
     assert not hasattr(trainer.config, "POOLINGS")
+    # the models' defaults and options live in the catalog only
+    assert not any(hasattr(trainer.config, n) for n in ("MODELS", "WINDOW_MODELS", "DEFAULT_HIDDEN", "DEFAULT_BATCH"))
+    import trainer.models.seq
+    import trainer.report.report
+
+    assert not hasattr(trainer.models.seq, "ARCHS") and not hasattr(trainer.report.report, "ATTENTION_MODELS")

@@ -1,9 +1,13 @@
 """seg.trainer: cached sentence vectors -> trained sentence integrators (seg train).
 
     config.py    TrainConfig, the one dataclass of the stage (saved as runs/<name>/config.json)
+    catalog.py   what seg knows about each model, one register(ModelInfo(...)) line each: its class,
+                 family (window, seq, crossseg), default width and batch, read-outs, the options it
+                 reads, whether it returns attention (train's checks, the report and --help read it)
     data.py      a split's cached vectors, labels and document ranges (reads only the vector cache)
     windows.py   candidate gaps and their L:R sentence windows as index tensors
-    models/      one small nn.Module per sentence integrator (pool, bilstm, transformer, attmem)
+    models/      one small nn.Module per model (pool, bilstm, transformer, attmem, seq, crossseg),
+                 model_spec / from_spec (the architecture saved with a run)
     losses.py    bce, balanced (class-weighted) and focal losses
     metrics.py   P/R/F1/balanced accuracy and per-document Pk/WindowDiff
     baselines.py "everywhere" and the bracket "rule"

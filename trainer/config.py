@@ -4,32 +4,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-WINDOW_MODELS = ("pool", "bilstm", "transformer", "attmem")   # read L:R sentences around each gap
-MODELS = WINDOW_MODELS + ("seq", "crossseg")                 # seq reads whole documents in chunks;
-# crossseg fine-tunes a transformers encoder on the raw text of the window (models/crossseg.py)
+# the models (--model), their defaults and the options each reads: catalog.py
 ARCHS = ("bilstm", "transformer")   # --model seq: what reads the chunk of sentences
 DECODERS = ("threshold", "viterbi", "crf")
 SENTENCE_POOLINGS = ("mean", "attention")   # --sentence-pooling: cached vectors | attention over cached token states
 ATTENTION_HIDDEN = 64                       # width of the word-attention scorer (models/wordatt.py)
 LOSSES = ("bce", "balanced", "focal")
 DEVICES = ("auto", "cpu", "cuda")
-# the transformer spends ~8 hidden^2 multiply-adds per token and trains as well at 64 as at
-# 128 (aozora30k, e5: test F1 0.675 vs 0.675-0.677) in half the time; pool's cost is mostly
-# the D -> hidden projection, and at 64 it scores as at 128 (test F1 0.681 vs 0.679, Pk 0.318
-# vs 0.317, 5 repeats) in 35% less time per epoch
-# gaps per training step: seq batches whole chunks, and an LSTM over a 64-sentence chunk runs
-# 64 sequential steps whatever the batch, so larger batches cost little more per step (synthetic
-# 100k gaps, 2 cores: 13.9 s/epoch at 256 gaps, 7.7 s at 1024)
-DEFAULT_BATCH = {"pool": 256, "bilstm": 256, "transformer": 256, "attmem": 256, "seq": 1024,
-                 "crossseg": 16}   # crossseg: token pairs of up to --max-length tokens through a whole transformer
-DEFAULT_HIDDEN = {"pool": 64, "bilstm": 128, "transformer": 64, "attmem": 128, "seq": 128, "crossseg": 128}
 
 
 @dataclass
 class TrainConfig:
     dataset: str | None = None       # dataset directory from `seg prep`; None = <cache>/datasets/demo
     encoder: str = "e5"              # name of the cached embedding (`seg embed --encoder NAME`)
-    model: str = "pool"              # pool | bilstm | transformer | attmem (window models) | seq (whole documents)
+    model: str = "pool"              # a name in catalog.py: pool | bilstm | transformer | attmem (window models) | seq (whole documents) | crossseg
     window: str = "2:2"              # L:R sentences before:from the gap (window models)
     arch: str = "bilstm"             # --model seq: bilstm | transformer over the chunk of sentences
     chunk: int = 64                  # --model seq: sentences per chunk (chunks overlap by half)
@@ -45,9 +33,9 @@ class TrainConfig:
     seed: int = 0                    # repeat k uses seed + k
     lr: float = 1e-3
     weight_decay: float = 0.0
-    batch_size: int = 0              # gaps per training step; 0 = DEFAULT_BATCH (256 for window models, 1024 for seq)
+    batch_size: int = 0              # gaps per training step; 0 = the model's default (catalog.py)
     shuffle_block: int = 16          # gaps kept together when shuffling (1 = plain shuffle); see train.block_permutation
-    hidden: int = 0                  # width; 0 = the model's default (DEFAULT_HIDDEN)
+    hidden: int = 0                  # width; 0 = the model's default (catalog.py)
     dropout: float = 0.3
     layers: int = 1                  # BiLSTM layers, transformer layers, attention hops, pool MLP layers
     heads: int = 4                   # attention heads (transformer, attmem)

@@ -52,7 +52,8 @@ from pipeline.errors import SegError
 from pipeline.progress import console, progress
 
 from .baselines import baseline_metrics
-from .config import DEFAULT_BATCH, DEVICES, LOSSES, MODELS, TrainConfig
+from . import catalog
+from .config import DEVICES, LOSSES, TrainConfig
 from .crossdata import CrossSet, CrossTrainer, cross_logits, make_crossset, sample_rows, sample_work_rows
 from .data import SplitData, load_data, load_texts
 from .decode import Decoder, LengthPrior, check_decode, choose_viterbi
@@ -73,8 +74,7 @@ from .windows import gap_windows, parse_window
 
 def check_config(cfg: TrainConfig) -> None:
     """Reject bad options before any data is read."""
-    if cfg.model not in MODELS:
-        raise SegError(f"--model {cfg.model!r}: use one of {', '.join(MODELS)}")
+    model = catalog.info(cfg.model)
     if cfg.loss not in LOSSES:
         raise SegError(f"--loss {cfg.loss!r}: use one of {', '.join(LOSSES)}")
     if cfg.device not in DEVICES and not re.fullmatch(r"cuda:\d+", cfg.device):
@@ -86,7 +86,7 @@ def check_config(cfg: TrainConfig) -> None:
         raise SegError(f"--epochs {cfg.epochs}: give at least 1 (0 only with --init-from: score its weights as they are)")
     if cfg.repeats < 1:
         raise SegError(f"--repeats {cfg.repeats}: give at least 1")
-    if cfg.init_from and cfg.model == "crossseg":
+    if cfg.init_from and model.family == "crossseg":
         raise SegError("--init-from starts a model that reads cached vectors from a finished run; crossseg fine-tunes "
                        "--encoder-model instead: leave --init-from out")
     if cfg.batch_size < 0:
@@ -108,53 +108,49 @@ def check_config(cfg: TrainConfig) -> None:
         raise SegError(f"--shuffle-block {cfg.shuffle_block}: give 1 (plain shuffle) or more gaps per block")
     if cfg.threads < 0:
         raise SegError(f"--threads {cfg.threads}: give 0 (automatic: 1 on a machine of 2 cores or fewer) or a positive count")
-    if cfg.max_train_gaps < 0 or (cfg.max_train_gaps and cfg.model == "seq"):
+    if cfg.max_train_gaps < 0 or (cfg.max_train_gaps and model.family == "seq"):
         raise SegError(f"--max-train-gaps {cfg.max_train_gaps}: give 0 (all) or a positive number of gaps; "
                        f"--model seq trains on whole documents and takes no sample")
-    if cfg.max_train_works < 0 or (cfg.max_train_works and cfg.model == "seq"):
+    if cfg.max_train_works < 0 or (cfg.max_train_works and model.family == "seq"):
         raise SegError(f"--max-train-works {cfg.max_train_works}: give 0 (all) or a positive number of works; "
                        f"--model seq takes no sample")
     if cfg.max_train_works and cfg.max_train_gaps:
         raise SegError("--max-train-works and --max-train-gaps: give one of the two (a sample of works or of gaps)")
-    if cfg.model == "crossseg" or cfg.finetune_layers:
+    if model.reads("encoder_lr") or cfg.finetune_layers:
         if not cfg.encoder_lr > 0:
             raise SegError(f"--encoder-lr {cfg.encoder_lr}: the encoder's learning rate must be positive, e.g. 2e-5")
         if not 0.0 <= cfg.warmup < 1.0:
             raise SegError(f"--warmup {cfg.warmup}: give the fraction of optimizer steps to warm up over, in [0, 1), e.g. 0.1")
         if cfg.accumulate < 1:
             raise SegError(f"--accumulate {cfg.accumulate}: give 1 (a step per batch) or more batches per step")
-    if cfg.model == "crossseg":
+    if model.family == "crossseg":
         if cfg.features != "none":
             raise SegError(f"--features {cfg.features}: crossseg reads the raw text, which holds the surface features; "
                            f"leave --features out")
     model_spec(cfg, 1)   # architecture options (window, heads, pooling, ...)
 
 
-# option -> (does the run read it?, which runs do): an option set away from its default on a run that
-# ignores it is refused, so a typo in a command line never trains a model other than the one meant
-_APPLIES = {
-    "memory_size": (lambda c: c.model == "attmem", "--model attmem"),
-    "arch": (lambda c: c.model == "seq", "--model seq"),
-    "chunk": (lambda c: c.model == "seq", "--model seq"),
-    "gamma": (lambda c: c.loss == "focal", "--loss focal"),
-    "alpha": (lambda c: c.loss == "focal", "--loss focal"),
-    "beta": (lambda c: c.loss == "balanced", "--loss balanced"),
-    "heads": (lambda c: c.model in ("transformer", "attmem") or c.sentence_pooling == "attention"
-              or (c.model == "seq" and c.arch == "transformer"),
-              "--model transformer or attmem, --model seq --arch transformer, or --sentence-pooling attention"),
-    "encoder_lr": (lambda c: c.model == "crossseg" or c.finetune_layers > 0, "--model crossseg or --finetune-layers"),
-    "warmup": (lambda c: c.model == "crossseg" or c.finetune_layers > 0, "--model crossseg or --finetune-layers"),
-    "accumulate": (lambda c: c.model == "crossseg" or c.finetune_layers > 0, "--model crossseg or --finetune-layers"),
-    "max_length": (lambda c: c.model == "crossseg" or c.across_gap, "--model crossseg or --across-gap"),
-}
+# an option set away from its default on a run that ignores it is refused, so a typo in a command
+# line never trains a model other than the one meant. Loss options: the --loss that reads each.
+def applies(cfg: TrainConfig, field: str) -> tuple[bool, str]:
+    """(does this run read the option?, which runs do): catalog.applies on the config."""
+    return catalog.applies(vars(cfg), field)
+
+
+# encoder_model: model_spec refuses it with its own message (--finetune-layers reads its model from
+# the embedding's manifest instead)
+_CHECKED = tuple(o for o in catalog.MODEL_OPTIONS if o != "encoder_model")
 
 
 def check_applies(cfg: TrainConfig) -> None:
     """Refuse an option given a value other than its default on a run that does not read it."""
     default = TrainConfig()
-    for field, (reads, where) in _APPLIES.items():
+    for field in (*catalog.LOSS_OPTIONS, *_CHECKED):
         value = getattr(cfg, field)
-        if value != getattr(default, field) and not reads(cfg):
+        if value == getattr(default, field):
+            continue
+        reads, where = applies(cfg, field)
+        if not reads:
             flag = "--" + field.replace("_", "-")
             raise SegError(f"{flag} {value} applies to {where} only (this run: --model {cfg.model}, --loss {cfg.loss}); "
                            f"leave {flag} out")
@@ -163,7 +159,7 @@ def check_applies(cfg: TrainConfig) -> None:
 def check_inputs(cfg: TrainConfig, train: SplitData) -> None:
     """--sentence-pooling attention reads a --tokens embedding, and only it does;
     --finetune-layers reads one of a lower layer (--tokens --layer K)."""
-    if cfg.model == "crossseg":
+    if catalog.info(cfg.model).family == "crossseg":
         return
     if cfg.finetune_layers:
         if train.tokens is None:
@@ -479,7 +475,7 @@ def chunks_per_batch(cfg: TrainConfig, spec: dict) -> int:
 
 def batch_gaps(cfg: TrainConfig) -> int:
     """Gaps per training step: --batch-size, or the model's default for 0."""
-    return cfg.batch_size or DEFAULT_BATCH[cfg.model]
+    return cfg.batch_size or catalog.info(cfg.model).batch
 
 
 def fit_repeat(cfg: TrainConfig, spec: dict, sets: dict, loss_fn: GapLoss, repeat: int,

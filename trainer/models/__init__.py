@@ -1,4 +1,5 @@
-"""Sentence integrators: one small nn.Module per file, built by name.
+"""Sentence integrators: one small nn.Module per file, built by name through the catalog
+(trainer/catalog.py: its class, default width, read-outs and options).
 
 Every model takes the window tensor of a batch of candidate gaps and returns one logit per
 gap (a paragraph starts after the gap when sigmoid(logit) >= the run's threshold):
@@ -23,30 +24,24 @@ from torch import nn
 
 from pipeline.errors import SegError
 
-from ..config import ARCHS, ATTENTION_HIDDEN, DEFAULT_HIDDEN, MODELS, SENTENCE_POOLINGS, WINDOW_MODELS
+from .. import catalog
+from ..config import ARCHS, ATTENTION_HIDDEN, SENTENCE_POOLINGS
 from ..tokendata import MAX_TOKENS
 from ..windows import parse_window
-from .acrossgap import AcrossGapModel
-from .attmem import AttentionMemoryIntegrator
-from .bilstm import BiLSTMIntegrator
-from .crossseg import CrossSegModel
-from .pool import PoolIntegrator
-from .seq import SeqModel
-from .transformer import TransformerIntegrator
 from .wordatt import TokenPooled
 
-MODEL_CLASSES = {
-    "pool": PoolIntegrator,
-    "bilstm": BiLSTMIntegrator,
-    "transformer": TransformerIntegrator,
-    "attmem": AttentionMemoryIntegrator,
-    "seq": SeqModel,
-    "crossseg": CrossSegModel,
-}
-#: every spec kind from_spec builds: the --model classes and AcrossGapModel (--finetune-layers --across-gap,
-#: not a --model: it replaces the integrator); constructors as strict as MODEL_CLASSES'
-SPEC_CLASSES = {**MODEL_CLASSES, "acrossgap": AcrossGapModel}
-POOLING_CHOICES = {"pool": ("mean", "max"), "transformer": ("cls", "sep", "mean"), "crossseg": ("cls", "mean")}
+#: spec kinds that are not a --model: AcrossGapModel (--finetune-layers --across-gap replaces the
+#: integrator); constructors as strict as the models'
+EXTRA_SPECS = {"acrossgap": "trainer.models.acrossgap:AcrossGapModel"}
+
+
+def spec_class(kind: str) -> type:
+    """The nn.Module class that builds a spec of this kind (imported on first use)."""
+    if kind in EXTRA_SPECS:
+        return catalog.ModelInfo(kind, EXTRA_SPECS[kind]).load()
+    if kind not in catalog.names():
+        raise SegError(f"unknown model kind {kind!r} in the run's config.json; use one of {', '.join(catalog.names())}")
+    return catalog.info(kind).load()
 
 
 def model_spec(cfg, dim: int, token_dim: int | None = None, token_model: dict | None = None) -> dict:
@@ -65,8 +60,8 @@ def model_spec(cfg, dim: int, token_dim: int | None = None, token_model: dict | 
         return _across_spec(cfg, dim, finetune, token_model)
     if pooled == "attention" or finetune:
         what = "--sentence-pooling attention" if pooled == "attention" else f"--finetune-layers {finetune}"
-        if cfg.model not in WINDOW_MODELS + ("seq",):
-            raise SegError(f"{what} applies to the window models ({', '.join(WINDOW_MODELS)}) "
+        if catalog.info(cfg.model).family not in ("window", "seq"):
+            raise SegError(f"{what} applies to the window models ({', '.join(catalog.names('window'))}) "
                            f"and seq, not --model {cfg.model}")
         if cfg.heads < 1:
             raise SegError(f"--heads {cfg.heads}: give at least 1")
@@ -77,12 +72,12 @@ def model_spec(cfg, dim: int, token_dim: int | None = None, token_model: dict | 
         if finetune:
             att.update(pool=pooled, top=_top_spec(finetune, token_model))
         return {**inner, "sentence_pooling": att}
-    if cfg.model not in MODELS:
-        raise SegError(f"--model {cfg.model!r}: use one of {', '.join(MODELS)}")
-    hidden = cfg.hidden or DEFAULT_HIDDEN[cfg.model]
-    if cfg.encoder_model and cfg.model != "crossseg":
-        raise SegError(f"--encoder-model applies to --model crossseg only (--model {cfg.model} reads cached vectors); leave it out")
-    if cfg.model == "seq":
+    model = catalog.info(cfg.model)
+    hidden = cfg.hidden or model.hidden
+    if cfg.encoder_model and not model.reads("encoder_model"):
+        raise SegError(f"--encoder-model applies to {catalog.readers('encoder_model')} only "
+                       f"(--model {cfg.model} reads cached vectors); leave it out")
+    if model.family == "seq":
         return _seq_spec(cfg, dim, hidden)
     left, right = parse_window(cfg.window)
     if hidden < 2:
@@ -93,10 +88,10 @@ def model_spec(cfg, dim: int, token_dim: int | None = None, token_model: dict | 
         raise SegError(f"--dropout {cfg.dropout}: give a probability in [0, 1)")
     if cfg.memory_size < 0:
         raise SegError(f"--memory-size {cfg.memory_size}: give 0 (no memory) or more slots")
-    if cfg.model in ("transformer", "attmem") and (cfg.heads < 1 or hidden % cfg.heads):
+    if model.reads("heads") and (cfg.heads < 1 or hidden % cfg.heads):
         raise SegError(f"--heads {cfg.heads}: must be >= 1 and divide --hidden {hidden}")
     pooling = cfg.pooling
-    choices = POOLING_CHOICES.get(cfg.model)
+    choices = model.poolings
     if choices:
         if pooling == "auto":
             pooling = choices[0]
@@ -104,7 +99,7 @@ def model_spec(cfg, dim: int, token_dim: int | None = None, token_model: dict | 
             raise SegError(f"--pooling {cfg.pooling!r} does not apply to --model {cfg.model}; use one of {', '.join(choices)}")
     else:
         pooling = None
-    if cfg.model == "crossseg":
+    if model.family == "crossseg":
         return _cross_spec(cfg, left, right, hidden, pooling)
     return {"kind": cfg.model, "dim": int(dim), "left": left, "right": right, "window": f"{left}:{right}",
             "hidden": hidden, "layers": cfg.layers, "heads": cfg.heads, "memory_size": cfg.memory_size,
@@ -127,7 +122,7 @@ def _across_spec(cfg, dim: int, finetune: int, token_model: dict | None) -> dict
     pooling = "cls" if cfg.pooling == "auto" else cfg.pooling
     if pooling not in ("cls", "mean"):
         raise SegError(f"--pooling {cfg.pooling!r} does not apply to --across-gap; use cls or mean")
-    hidden = cfg.hidden or DEFAULT_HIDDEN["pool"]
+    hidden = cfg.hidden or catalog.info("pool").hidden
     if hidden < 2 or cfg.layers < 1 or not 0.0 <= cfg.dropout < 1.0:
         raise SegError(f"--hidden {hidden} / --layers {cfg.layers} / --dropout {cfg.dropout}: give a width of at least 2, "
                        f"at least 1 layer and a dropout in [0, 1)")
@@ -198,12 +193,10 @@ def _cross_spec(cfg, left: int, right: int, hidden: int, pooling: str) -> dict:
 
 def from_spec(spec: dict) -> nn.Module:
     kind = spec["kind"]
-    if kind not in SPEC_CLASSES:
-        raise SegError(f"unknown model kind {kind!r} in the run's config.json; use one of {', '.join(MODELS)}")
+    cls = spec_class(kind)
     # constructors are strict (keyword-only, no defaults): each takes exactly the spec fields
     # it declares, so a field a model does not use (heads for pool) is not passed to it and a
     # field it needs but the spec lacks is an error, never a silent default
-    cls = SPEC_CLASSES[kind]
     params = [p for p in inspect.signature(cls).parameters if p != "self"]
     missing = [p for p in params if p not in spec]
     if missing:

@@ -24,8 +24,6 @@ from torch import nn
 from .common import input_projection, mlp_head, sinusoidal
 from .crf import BinaryCRF
 
-ARCHS = ("bilstm", "transformer")
-
 
 class SeqModel(nn.Module):
     def __init__(self, *, dim: int, hidden: int, layers: int, heads: int, dropout: float, arch: str,

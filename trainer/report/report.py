@@ -30,11 +30,11 @@ from .gaptypes import GAP_TYPES, GapTypeResult, gap_type_analysis
 from .plots import cjk_font, doc_f1, plot_doc_f1, plot_gap_types, plot_threshold, plot_timeline, plot_training
 from .significance import REFERENCE_SPLIT, Comparison, compare_all, reference_run
 from .tables import Table, build_table, rich_table, run_settings
+from .. import catalog
 from ..settings import ReportConfig
 
 SPLITS = ("test", "dev")
 FORMATS = ("html", "md")
-ATTENTION_MODELS = ("transformer", "attmem")
 
 
 def _check(cfg: ReportConfig) -> None:
@@ -212,7 +212,8 @@ def build_content(cfg: ReportConfig, runs: list[Run], tables: dict[str, Table], 
                       "repeat; ○ marks the threshold chosen on dev."))))
             from ..models import word_attention
 
-            if ((r.model_kind in ATTENTION_MODELS and not (r.spec or {}).get("sentence_pooling"))
+            draws = r.model_kind in catalog.names() and catalog.info(r.model_kind).attention
+            if ((draws and not (r.spec or {}).get("sentence_pooling"))
                     or word_attention(r.spec or {})):   # a mean over token states has no weights to draw
                 jobs.append((f"{r.name}: attention", lambda r=r, sec=sec, safe=safe: sec.blocks.extend(
                     attention_section(r, split, img_dir / f"{safe}-attention-{split}.png"))))

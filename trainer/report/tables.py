@@ -13,6 +13,7 @@ from typing import Optional
 from rich.table import Table as RichTable
 
 from .collect import LOWER_IS_BETTER, METRICS, Run
+from .. import catalog
 
 LABELS = {"precision": "P", "recall": "R", "f1": "F1", "bacc": "bAcc", "pk": "Pk", "windowdiff": "WD"}
 # settings always shown (when known), then any other train setting that differs between runs
@@ -43,31 +44,28 @@ class Table:
     rows: list[Row]
 
 
-# options shown only for the runs they act on (the settings line of each run, the table columns)
-APPLIES = {
-    "memory_size": lambda t: t.get("model") == "attmem",
-    "heads": lambda t: t.get("model") in ("transformer", "attmem") or t.get("sentence_pooling") == "attention"
-    or (t.get("model") == "seq" and t.get("arch") == "transformer"),
-    "pooling": lambda t: t.get("model") in ("transformer", "pool", "crossseg"),
-    "gamma": lambda t: t.get("loss") == "focal", "alpha": lambda t: t.get("loss") == "focal",
-    "beta": lambda t: t.get("loss") == "balanced",
-    "window": lambda t: t.get("model") != "seq",
-    "arch": lambda t: t.get("model") == "seq", "chunk": lambda t: t.get("model") == "seq",
-    # shown when they differ from what every run did before they existed
+# options shown only for the runs they act on (the settings line of each run, the table columns):
+# the model and loss options by catalog.applies (the same test seg train refuses them by), and these, shown
+# when they differ from what every run did before they existed
+SHOWN_WHEN = {
     "sentence_pooling": lambda t: t.get("sentence_pooling") == "attention",
     "max_train_gaps": lambda t: bool(t.get("max_train_gaps")),
     "max_train_works": lambda t: bool(t.get("max_train_works")),
-    "encoder_model": lambda t: t.get("model") == "crossseg", "max_length": lambda t: t.get("model") == "crossseg",
-    **{k: (lambda t: t.get("model") == "crossseg" or bool(t.get("finetune_layers")))
-       for k in ("encoder_lr", "warmup", "accumulate")},
     "finetune_layers": lambda t: bool(t.get("finetune_layers")), "across_gap": lambda t: bool(t.get("across_gap")),
 }
+
+
+def shown(t: dict, key: str) -> bool:
+    """Whether a run's train setting `key` goes in its settings line."""
+    if key in SHOWN_WHEN:
+        return SHOWN_WHEN[key](t)
+    return catalog.applies(t, key)[0]
 
 
 def run_settings(run: Run) -> dict[str, str]:
     t = run.train
     s = {k: _fmt_setting(v) for k, v in t.items() if not isinstance(v, (dict, list))
-         and (k not in APPLIES or APPLIES[k](t))}
+         and shown(t, k)}
     s.setdefault("features", "none")       # runs from before --features had none
     if t.get("init_from"):                 # the run it started from, by name
         s["init_from"] = Path(t["init_from"]).name
