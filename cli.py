@@ -28,6 +28,7 @@ from typer.core import TyperGroup
 
 
 from pipeline.errors import SegError
+from trainer import catalog
 from trainer.config import TrainConfig
 from trainer.settings import ReportConfig, SegmentConfig
 
@@ -221,7 +222,7 @@ def segment(
 def train(
     dataset: Optional[Path] = typer.Argument(T.dataset, help="Dataset directory written by `seg prep` and embedded by `seg embed`. Default: cache/datasets/demo."),
     encoder: str = typer.Option(T.encoder, "--encoder", "-e", help="Name of the cached embedding to train on (`seg embed --encoder NAME`, or its --name)."),
-    model: str = typer.Option(T.model, "--model", "-m", help="Sentence integrator: pool (left/right pooling + MLP), bilstm, transformer or attmem (attention over the window + memory slots) read a window around each gap; seq reads whole documents in overlapping chunks and labels every gap jointly. crossseg is the control group: it fine-tunes --encoder-model on the raw text of the window, [CLS] left [SEP] right [SEP], no cached vectors; full-scale crossseg runs need a GPU (on a CPU use --max-train-gaps for a demonstration)."),
+    model: str = typer.Option(T.model, "--model", "-m", help=catalog.model_help()),
     window: str = typer.Option(T.window, "--window", "-w", help="Window models: L:R sentences before the gap : from the gap on, padded at document edges."),
     arch: str = typer.Option(T.arch, "--arch", help="seq only: what reads each chunk of sentences: bilstm or transformer (sinusoidal positions)."),
     chunk: int = typer.Option(T.chunk, "--chunk", help="seq only: sentences per chunk; chunks overlap by half and each gap is scored where it sits nearest a chunk's middle."),
@@ -237,15 +238,15 @@ def train(
     seed: int = typer.Option(T.seed, "--seed", help="Seed of repeat 0; the same seed reproduces the same run on the CPU."),
     lr: float = typer.Option(T.lr, "--lr", help="AdamW learning rate."),
     weight_decay: float = typer.Option(T.weight_decay, "--weight-decay", help="AdamW weight decay."),
-    batch_size: int = typer.Option(T.batch_size, "--batch-size", help="Candidate gaps per training step (seq: that many gaps in whole chunks, at least one chunk). 0 = the model's default: 256 for window models, 1024 for seq."),
+    batch_size: int = typer.Option(T.batch_size, "--batch-size", help="Candidate gaps per training step (seq: that many gaps in whole chunks, at least one chunk). 0 = the model's default: " + catalog.help_list("batch") + "."),
     shuffle_block: int = typer.Option(T.shuffle_block, "--shuffle-block", help="Gaps kept in document order when shuffling (batches of stretches of text share window sentences, which makes epochs faster); 1 = plain shuffle."),
-    hidden: int = typer.Option(T.hidden, "--hidden", help="Width of the input projection and the integrator. 0 = the model's default: 64 for pool and transformer, 128 for bilstm, attmem and seq."),
+    hidden: int = typer.Option(T.hidden, "--hidden", help="Width of the input projection and the integrator. 0 = the model's default: " + catalog.help_list("hidden") + "."),
     dropout: float = typer.Option(T.dropout, "--dropout", help="Dropout probability."),
     layers: int = typer.Option(T.layers, "--layers", help="Depth: BiLSTM layers, transformer layers, attmem attention hops, or pool MLP hidden layers."),
-    heads: int = typer.Option(T.heads, "--heads", help="transformer/attmem/seq transformer: attention heads (must divide --hidden); --sentence-pooling attention: word-attention heads per sentence."),
+    heads: int = typer.Option(T.heads, "--heads", help=catalog.readers("heads") + ": attention heads (must divide --hidden); --sentence-pooling attention: word-attention heads per sentence."),
     memory_size: int = typer.Option(T.memory_size, "--memory-size", help="attmem: learned memory slots attended beside the window; 0 = none."),
     sentence_pooling: str = typer.Option(T.sentence_pooling, "--sentence-pooling", help="Window models and seq: mean (read the cached sentence vectors) or attention (build each sentence's vector by learned multi-head word attention over the cached token states of a `seg embed --tokens` embedding, --heads heads; pass --encoder sbert-tokens). The run keeps the weights per token (seg report heatmaps, seg segment --format jsonl)."),
-    pooling: str = typer.Option(T.pooling, "--pooling", help="transformer read-out: cls, sep (the boundary token) or mean; pool: mean or max; crossseg: cls or mean (masked mean of the tokens). auto = cls for transformer and crossseg, mean for pool."),
+    pooling: str = typer.Option(T.pooling, "--pooling", help=catalog.pooling_help()),
     encoder_model: Optional[str] = typer.Option(T.encoder_model, "--encoder-model", help="crossseg only (required there, no default): the transformers encoder to fine-tune, a local folder (e.g. the one `seg convert-e5` writes) or a hub name in the local Hugging Face cache."),
     finetune_layers: int = typer.Option(T.finetune_layers, "--finetune-layers", help="On a `seg embed --tokens --layer K` embedding (window models and seq): rebuild layers K+1 .. K+N of the model that produced the states (its own architecture and weights, from the model folder the embedding names; K + N <= its depth), run them over each sentence's cached states (every token the model saw, special and prompt tokens included) and train them with the rest at --encoder-lr; the sentence vector is their output's mean (--sentence-pooling mean) or word attention (attention). 0 = none: the states are read as cached."),
     across_gap: bool = typer.Option(T.across_gap, "--across-gap", help="With --finetune-layers: the top layers read the window's sentences together as one sequence, [CLS] left [SEP] right [SEP], built from the cached per-sentence states (each sentence's own [CLS]/[SEP] and prompt tokens dropped; every token keeps its position within its own sentence), so tokens on both sides of the gap attend to each other; their [CLS] state (--pooling cls, auto) or mean (--pooling mean) and the window's --features columns feed an MLP head (--hidden, --layers), no integrator (leave --model at pool). Sequences are cut to --max-length tokens (0 = 256), far sentences first. Default: off (each sentence alone)."),
