@@ -28,7 +28,7 @@ from typer.core import TyperGroup
 
 
 from pipeline.errors import SegError
-from trainer import catalog
+from trainer import catalog, decode
 from trainer.config import TrainConfig
 from trainer.settings import ReportConfig, SegmentConfig
 
@@ -226,7 +226,7 @@ def train(
     window: str = typer.Option(T.window, "--window", "-w", help="Window models: L:R sentences before the gap : from the gap on, padded at document edges."),
     arch: str = typer.Option(T.arch, "--arch", help="seq only: what reads each chunk of sentences: bilstm or transformer (sinusoidal positions)."),
     chunk: int = typer.Option(T.chunk, "--chunk", help="seq only: sentences per chunk; chunks overlap by half and each gap is scored where it sits nearest a chunk's middle."),
-    decode: str = typer.Option(T.decode, "--decode", help="threshold (break where the probability reaches the dev-chosen threshold), viterbi (best segmentation of each document under a paragraph-length prior fitted on train; prior weight and bias chosen on dev) or crf (seq only: a CRF layer over neighbouring gaps, breaks where its marginal reaches the dev threshold)."),
+    decode: str = typer.Option(T.decode, "--decode", help=decode.help_text()),
     features: str = typer.Option(T.features, "--features", help="Surface features appended to each sentence vector: none, brackets (opens/closes with 「『/」』/（/）), length (log characters), cues (quote depth across sentences, ――, ……, position in the document, distance to the last dialogue line), tokens (first and last MeCab word, hashed one-hot), or a comma list such as brackets,cues,tokens."),
     loss: str = typer.Option(T.loss, "--loss", help="bce, balanced (inverse-frequency class weights of the train gaps; with --beta the effective-number weights of Cui et al.) or focal."),
     gamma: float = typer.Option(T.gamma, "--gamma", help="focal only: focusing parameter; 0 is plain BCE."),

@@ -43,7 +43,7 @@ def main() -> None:
         s.segment_documents(docs)                      # warm the cache and the model
         best = min(_timed(s, docs) for _ in range(3))
         rates.append(n / best)
-        kind = s.run.decoder(s.run.best_repeat).kind if getattr(s, "run", None) else "?"
+        kind = (s.run.config.get("decoder") or {}).get("kind", "threshold") if getattr(s, "run", None) else "?"
         print(f"{run}: decode {kind}, {n:,} sentences in {best:.2f} s = {n / best:,.0f} sent/s "
               f"({rates[0] / rates[-1]:.2f}x the time of {args.runs[0]})", flush=True)
 

@@ -57,7 +57,7 @@ def one_training(data: dict, system: str, n_works: int, draw: int) -> dict:
     cfg = TrainConfig(**{k: v for k, v in opts.items() if k not in ("encoder", "features")},
                       encoder=opts["encoder"], features=opts["features"], max_train_works=n_works, seed=draw)
     rows = train_rows(cfg, data["train"])
-    n_gaps = len(rows) if rows is not None else sum(max(e - s - 1, 0) for s, e in data["train"].spans)
+    n_gaps = len(rows) if rows is not None else sum(data["train"].gap_counts)
     t0 = time.perf_counter()
     with quiet():
         res = fit(cfg, data)

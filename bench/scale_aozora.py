@@ -73,7 +73,7 @@ def evaluate(dataset: Path, system: str, repeats: int) -> dict:
         by_author[a] = {"gaps": int(sel.sum()), "f1": float(f1_score(test.labels[sel], pred[sel], zero_division=0)),
                         "rule_f1": float(f1_score(test.labels[sel], rule[sel], zero_division=0))}
     summary = {k: (float(np.mean([p[k] for p in per])), float(np.std([p[k] for p in per]))) for k in per[0]}
-    return {"dataset": str(dataset), "train_gaps": int(sum(max(e - s - 1, 0) for s, e in data["train"].spans)),
+    return {"dataset": str(dataset), "train_gaps": int(sum(data["train"].gap_counts)),
             "train_works": len(data["train"].spans), "seconds": round(seconds, 1), "repeats": per,
             "summary": summary, "rule": res.baselines["test"]["rule"], "by_author": by_author}
 

@@ -80,7 +80,7 @@ def test_segment_equals_the_cli_output(api, which):
         run = load_run(api["viterbi"].path)
         assert "Viterbi" in sg.description
         probs = np.array([p for _, p, _ in got[1:]])
-        want = run.decoder(run.best_repeat).decide(probs, [len(probs)], run.length_prior)
+        want = run.decoder(run.best_repeat).decide(probs, [len(probs)])
         assert np.array_equal([d for _, _, d in got[1:]], want)
 
 

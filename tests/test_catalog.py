@@ -46,7 +46,7 @@ GAPDIFF = textwrap.dedent('''
 def gapdiff(tmp_path, monkeypatch):
     (tmp_path / "seg_test_gapdiff.py").write_text(GAPDIFF, encoding="utf-8")
     monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.setattr(catalog, "_CATALOG", dict(catalog._CATALOG))   # registrations end with the test
+    monkeypatch.setattr(catalog, "_CATALOG", catalog._CATALOG.copy())   # registrations end with the test
     # the one line
     catalog.register(catalog.ModelInfo("gapdiff", "seg_test_gapdiff:GapDiff", hidden=24, batch=64,
                                        options={"window"}, summary="an MLP over the difference at the gap"))

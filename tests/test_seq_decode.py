@@ -12,7 +12,8 @@ import torch
 
 from trainer.config import TrainConfig
 from trainer.data import SplitData
-from trainer.decode import Decoder, LengthPrior, logit, viterbi_decode
+from trainer import decode
+from trainer.decode import LengthPrior, logit, viterbi_decode
 from trainer.metrics import segmentation_metrics
 from trainer.models.crf import BinaryCRF, crf_marginals
 from trainer.models.seq import SeqModel
@@ -210,12 +211,11 @@ def test_test_labels_never_steer_any_setting(train_data, opts):
         assert all(torch.equal(ra.state_dict[k], rb.state_dict[k]) for k in ra.state_dict)
         assert np.array_equal(ra.probs["test"], rb.probs["test"])
         counts = a.sets["test"].doc_gap_counts
-        prior = LengthPrior.from_dict(a.length_prior) if a.length_prior else None
-        breaks = Decoder.from_dict(ra.decoder).decide(ra.probs["test"], counts, prior)
+        breaks = decode.make(a.decoder, ra.threshold, ra.decoder).decide(ra.probs["test"], counts)
         assert ra.test == segmentation_metrics(a.sets["test"].labels, breaks, counts)
         assert rb.test == segmentation_metrics(1 - a.sets["test"].labels, breaks, counts)
     if cfg.decode == "viterbi":
-        assert a.repeats[0].decoder["kind"] == "viterbi" and a.repeats[0].decoder["tau"] is not None
+        assert a.decoder["kind"] == "viterbi" and a.repeats[0].decoder["tau"] is not None
 
 
 # ----------------------------------------------------------------------------- cue features
@@ -257,13 +257,13 @@ def test_run_files_record_the_decoder_and_its_decisions(train_dataset, tmp_path,
     run = load_run(tmp_path / "x")
     decode = opts[opts.index("--decode") + 1]
     assert run.config["decoder"]["kind"] == decode
-    assert (run.config["decoder"]["length_prior"] is not None) == (decode == "viterbi")
+    assert ("length_prior" in run.config["decoder"]) == (decode == "viterbi")
     rows = [json.loads(l) for l in (tmp_path / "x" / "predictions-test.jsonl").read_text().splitlines()]
     labels = np.array([row["label"] for row in rows])
     docs = [row["doc"] for row in rows]
     counts = [sum(1 for d in docs if d == u) for u in dict.fromkeys(docs)]
     for k, rep in enumerate(run.metrics["repeats"]):
-        assert rep["decoder"]["kind"] == decode
+        assert set(rep["decoder"]) == ({"tau", "weight"} if decode == "viterbi" else set())   # the kind is the run's
         breaks = np.array([row["break"][k] for row in rows])
         assert segmentation_metrics(labels, breaks, counts) == pytest.approx(rep["test"])
 

@@ -305,7 +305,7 @@ def test_max_train_works_trains_on_whole_works_nested_by_seed(train_dataset, tra
     from trainer.train import make_gapset, train_rows
 
     train = train_data["train"]
-    counts = [max(e - s - 1, 0) for s, e in train.spans]
+    counts = train.gap_counts
     assert len(counts) >= 2
     gs = make_gapset(train, 1, 1, torch.device("cpu"))
     doc_of_gap = np.array([train.docs[i] for i in gs.sentence])

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .data import SplitData
+from .data import SplitData, gap_counts
 from .features import BLANKS, CLOSERS, OPENERS
 from .metrics import segmentation_metrics
 from .windows import gap_windows
@@ -28,7 +28,7 @@ def baseline_metrics(split: SplitData) -> dict[str, dict[str, float]]:
     """{"everywhere": metrics, "rule": metrics} on every candidate gap of the split."""
     gaps = gap_windows(split.spans, 1, 1)
     y = split.labels[gaps.sentence]
-    counts = [max(e - s - 1, 0) for s, e in split.spans]
+    counts = gap_counts(split.spans)
     return {
         "everywhere": segmentation_metrics(y, np.ones_like(y), counts),
         "rule": segmentation_metrics(y, rule_predictions(split.texts, gaps.sentence), counts),

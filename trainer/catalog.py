@@ -19,11 +19,10 @@ is imported when a model is built.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from pipeline.errors import SegError
+from .registry import Registry, load_target
 
 FAMILIES = ("window", "seq", "crossseg")
 #: the options some models read and others ignore (train refuses one set on a model that ignores it;
@@ -55,8 +54,7 @@ class ModelInfo:
         object.__setattr__(self, "options", frozenset(self.options) | frozenset(self.when))
 
     def load(self) -> type:
-        module, _, cls = self.target.partition(":")
-        return getattr(importlib.import_module(module), cls)
+        return load_target(self.target)
 
     def reads(self, option: str, settings: Mapping | None = None) -> bool:
         if option not in self.options:
@@ -67,18 +65,15 @@ class ModelInfo:
         return True
 
 
-_CATALOG: dict[str, ModelInfo] = {}
+_CATALOG = Registry("--model")
 
 
 def register(model: ModelInfo) -> ModelInfo:
-    _CATALOG[model.name] = model
-    return model
+    return _CATALOG.add(model)
 
 
 def info(name: str) -> ModelInfo:
-    if name not in _CATALOG:
-        raise SegError(f"--model {name!r}: use one of {', '.join(_CATALOG)}")
-    return _CATALOG[name]
+    return _CATALOG.entry(name)
 
 
 def names(family: str | None = None) -> tuple[str, ...]:

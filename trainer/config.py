@@ -6,7 +6,6 @@ from dataclasses import dataclass
 
 # the models (--model), their defaults and the options each reads: catalog.py
 ARCHS = ("bilstm", "transformer")   # --model seq: what reads the chunk of sentences
-DECODERS = ("threshold", "viterbi", "crf")
 SENTENCE_POOLINGS = ("mean", "attention")   # --sentence-pooling: cached vectors | attention over cached token states
 ATTENTION_HIDDEN = 64                       # width of the word-attention scorer (models/wordatt.py)
 LOSSES = ("bce", "balanced", "focal")

@@ -34,6 +34,7 @@ import torch
 
 from pipeline.errors import SegError
 
+from .data import gap_counts
 from .windows import gap_windows
 
 SCORE_BATCH = 32          # gaps per forward pass when scoring
@@ -257,7 +258,7 @@ def make_crossset(split, spec: dict, device: torch.device, rows: np.ndarray | No
     labels = np.asarray(split.labels)
     return CrossSet(split=split, sentence=sentence, ids=ids, types=None if template.types is None else types,
                     targets=torch.from_numpy(labels[sentence].astype(np.float32)).to(device),
-                    doc_gap_counts=[max(e - s - 1, 0) for s, e in split.spans], pad_id=int(pad), device=device)
+                    doc_gap_counts=gap_counts(split.spans), pad_id=int(pad), device=device)
 
 
 # ----------------------------------------------------------------------------- training and scoring

@@ -17,6 +17,11 @@ from pipeline.errors import SegError
 from .features import with_features
 
 
+def gap_counts(spans) -> list[int]:
+    """Candidate gaps per document of (start, end) sentence ranges: one fewer than its sentences."""
+    return [max(e - s - 1, 0) for s, e in spans]
+
+
 @dataclass
 class SplitData:
     name: str
@@ -35,6 +40,10 @@ class SplitData:
     @property
     def spans(self) -> list[tuple[int, int]]:
         return [(s, e) for _, s, e in self.ranges]
+
+    @property
+    def gap_counts(self) -> list[int]:
+        return gap_counts(self.spans)
 
     def with_labels(self, labels: np.ndarray) -> "SplitData":
         """A copy with other labels (tests use it to show test labels never steer selection)."""

@@ -1,10 +1,25 @@
-"""Turning gap probabilities into paragraph breaks: threshold or Viterbi with a length prior.
+"""Turning gap probabilities into paragraph breaks: the one place that names the decoders.
 
     seg train --decode threshold     a gap is a break when its probability >= the dev threshold
     seg train --decode viterbi       the best segmentation of each document under the model's
                                      gap scores plus a prior over paragraph lengths
-    seg train --decode crf           (--model seq only) Viterbi over the model's own CRF
-                                     transitions; see models/crf.py
+    seg train --decode crf           (--model seq only) the model's own CRF over neighbouring
+                                     gaps (models/crf.py): its marginals, at the dev threshold
+
+A decoder is a class (the threshold rule, `Decoder`, is the base of every one) and one
+`register(DecoderInfo(...))` line at the end of this file; train, the run files, `seg segment`,
+the API and `seg train --help` reach it only through the functions here (docs/development.md):
+
+    register(info) / info(name) / names()    the registry ("--decode NAME")
+    check(name, model)                       train's option check
+    fit(name, train_labels, doc_ranges)      what the decoder learns from train: config.json["decoder"]
+    make(fitted, threshold, settings)        the decoder of one repeat, from the run's files
+    Decoder.tune(...)                        its own settings, chosen on dev (metrics.json, per repeat)
+    Decoder.decide(probs, doc_gap_counts)    0/1 breaks
+
+The run's files hold each fact once: the kind and what was fitted on train in config.json's
+"decoder"; the dev threshold in each repeat's "threshold"; the decoder's dev-chosen settings
+(viterbi: tau and weight) in each repeat's "decoder".
 
 Viterbi with a paragraph-length prior (a semi-Markov decode). A document of n sentences is
 cut into paragraphs of lengths l_1 .. l_m (sum n); a cut before sentence j earns the gap's
@@ -19,13 +34,14 @@ the empirical distribution of paragraph lengths in sentences on the train split 
 smoothing) for l < LMAX, and a geometric tail fitted to the mean excess length beyond it;
 the tail makes the dynamic programme exact for paragraphs of any length at O(n * LMAX).
 
-Every setting (tau, weight) is chosen on dev only: `choose_viterbi` searches a small grid
+Every setting (tau, weight) is chosen on dev only: `ViterbiDecoder.tune` searches a small grid
 around the dev F1-optimal threshold and keeps the best dev F1 (ties: the smaller weight,
 then the smaller tau shift).
 """
 
 from __future__ import annotations
 
+import inspect
 import math
 from dataclasses import asdict, dataclass
 
@@ -33,21 +49,13 @@ import numpy as np
 
 from pipeline.errors import SegError
 
-from .config import DECODERS
+from .registry import Registry, load_target
 
 LMAX = 32                      # lengths below this get their own probability; the rest a geometric tail
 WEIGHTS = (0.0, 0.25, 0.5, 1.0, 1.5, 2.0, 3.0)
 TAU_SHIFTS = (-1.5, -1.0, -0.6, -0.3, -0.15, 0.0, 0.15, 0.3, 0.6, 1.0, 1.5)
 _EPS = 1e-6
 _TIE = 1e-9
-
-
-def check_decode(decode: str, model: str) -> None:
-    if decode not in DECODERS:
-        raise SegError(f"--decode {decode!r}: use one of {', '.join(DECODERS)}")
-    if decode == "crf" and model != "seq":
-        raise SegError(f"--decode crf needs a model trained with a CRF layer: use --model seq "
-                       f"(or --decode viterbi, which works with --model {model})")
 
 
 def logit(p: np.ndarray) -> np.ndarray:
@@ -214,44 +222,139 @@ def viterbi_grid(probs: np.ndarray, doc_gap_counts: list[int], prior: LengthPrio
     return out
 
 
-@dataclass
+# ----------------------------------------------------------------------------- the decoders
+
 class Decoder:
-    """How one repeat turns probabilities into breaks (saved in metrics.json per repeat)."""
+    """The threshold rule, and the interface every decoder keeps: built from the repeat's dev
+    threshold, what `fit` learnt from train (saved once, config.json["decoder"]) and its own
+    dev-chosen settings (`settings()`, saved per repeat)."""
 
-    kind: str = "threshold"
-    threshold: float = 0.5          # threshold: p >= threshold; viterbi: tau = logit(threshold) + shift
-    tau: float | None = None
-    weight: float = 0.0
-
-    def to_dict(self) -> dict:
-        return asdict(self)
+    def __init__(self, threshold: float, fitted: dict | None = None):
+        self.threshold = float(threshold)
+        self.fitted = dict(fitted or {})
 
     @classmethod
-    def from_dict(cls, d: dict | None, threshold: float = 0.5) -> "Decoder":
-        if not d:
-            return cls("threshold", threshold)
-        return cls(**{k: d[k] for k in ("kind", "threshold", "tau", "weight") if k in d})
+    def fit(cls, labels: np.ndarray, doc_ranges: list[tuple[int, int]]) -> dict:
+        """What this decoder reads from the train split (JSON-ready); the threshold rule reads nothing."""
+        return {}
 
-    def decide(self, probs: np.ndarray, doc_gap_counts: list[int], prior: LengthPrior | None = None) -> np.ndarray:
-        probs = np.asarray(probs, dtype=np.float64)
-        if self.kind == "threshold" or self.kind == "crf" and self.tau is None:
-            return (probs >= self.threshold).astype(np.int8)
-        if prior is None:
+    def tune(self, labels: np.ndarray, probs: np.ndarray, doc_gap_counts: list[int], score) -> "Decoder":
+        """The decoder with its own settings chosen on dev: the best `score(labels, breaks)` (dev F1)."""
+        return self
+
+    def decide(self, probs: np.ndarray, doc_gap_counts: list[int]) -> np.ndarray:
+        """0/1 break per gap, the documents' gaps in order (doc_gap_counts of them each)."""
+        return (np.asarray(probs, dtype=np.float64) >= self.threshold).astype(np.int8)
+
+    def settings(self) -> dict:
+        """The dev-chosen settings beyond the threshold (metrics.json's repeats[k]["decoder"])."""
+        return {}
+
+    def describe(self) -> str:
+        """A clause for `seg segment`'s description ("" for the threshold rule)."""
+        return ""
+
+
+class ViterbiDecoder(Decoder):
+    """--decode viterbi: the best segmentation under the gap scores and the train split's
+    paragraph-length prior; bias and prior weight chosen on dev around the threshold."""
+
+    def __init__(self, threshold: float, fitted: dict | None = None, tau: float | None = None, weight: float = 0.0):
+        super().__init__(threshold, fitted)
+        if not isinstance(self.fitted.get("length_prior"), dict):
             raise SegError("this run decodes with a paragraph-length prior but none was saved; retrain it")
-        return viterbi_decode(probs, doc_gap_counts, prior, float(self.tau), self.weight)
+        self.prior = LengthPrior.from_dict(self.fitted["length_prior"])
+        self.tau = float(logit(np.array([threshold]))[0]) if tau is None else float(tau)
+        self.weight = float(weight)
+
+    @classmethod
+    def fit(cls, labels, doc_ranges) -> dict:
+        return {"length_prior": LengthPrior.fit(labels, doc_ranges).to_dict()}
+
+    def tune(self, labels, probs, doc_gap_counts, score) -> "ViterbiDecoder":
+        """The (tau, weight) of the best dev score on a grid around the threshold (ties: the
+        smaller weight, then the smaller shift)."""
+        base = float(logit(np.array([self.threshold]))[0])
+        grid = [(base + s, w) for w in WEIGHTS for s in TAU_SHIFTS]
+        best = None
+        for (tau, w), br in zip(grid, viterbi_grid(probs, doc_gap_counts, self.prior, grid)):
+            key = (score(labels, br), -w, -abs(tau - base))
+            if best is None or key > best[0]:
+                best = (key, tau, w)
+        return ViterbiDecoder(self.threshold, self.fitted, best[1], best[2])
+
+    def decide(self, probs, doc_gap_counts):
+        return viterbi_decode(np.asarray(probs, dtype=np.float64), doc_gap_counts, self.prior, self.tau, self.weight)
+
+    def settings(self) -> dict:
+        return {"tau": self.tau, "weight": self.weight}
+
+    def describe(self) -> str:
+        return f", Viterbi with the paragraph-length prior (weight {self.weight:g})"
 
 
-def choose_viterbi(labels: np.ndarray, probs: np.ndarray, doc_gap_counts: list[int], prior: LengthPrior,
-                   threshold: float, score) -> tuple[Decoder, float]:
-    """The (tau, weight) of the best dev `score(labels, breaks)` on a grid around `threshold`."""
-    base = float(logit(np.array([threshold]))[0])
-    settings = [(base + s, w) for w in WEIGHTS for s in TAU_SHIFTS]
-    decoded = viterbi_grid(probs, doc_gap_counts, prior, settings)
-    best = None
-    for (tau, w), br in zip(settings, decoded):
-        val = score(labels, br)
-        key = (val, -w, -abs(tau - base))
-        if best is None or key > best[0]:
-            best = (key, tau, w, val)
-    _, tau, w, val = best
-    return Decoder("viterbi", threshold, float(tau), float(w)), float(val)
+@dataclass(frozen=True)
+class DecoderInfo:
+    name: str                        # --decode NAME (config.json["decoder"]["kind"])
+    target: str                      # "package.module:Class", a Decoder subclass, imported when used
+    summary: str                     # --decode help
+    models: tuple[str, ...] = ()     # the --model names it works with; () = every model
+    crf: bool = False                # the model is built with its CRF layer (models/crf.py)
+
+    def load(self) -> type[Decoder]:
+        return load_target(self.target)
+
+
+_DECODERS = Registry("--decode")
+
+
+def register(d: DecoderInfo) -> DecoderInfo:
+    return _DECODERS.add(d)
+
+
+def info(name: str) -> DecoderInfo:
+    return _DECODERS.entry(name)
+
+
+def names() -> tuple[str, ...]:
+    return tuple(_DECODERS)
+
+
+def check(name: str, model: str) -> None:
+    """Train's check of --decode against --model."""
+    d = info(name)
+    if d.models and model not in d.models:
+        others = ", ".join(n for n, o in _DECODERS.items() if not o.models or model in o.models)
+        raise SegError(f"--decode {name} applies to --model {' or '.join(d.models)} only; with --model {model} "
+                       f"use {others}")
+
+
+def fit(name: str, labels: np.ndarray, doc_ranges: list[tuple[int, int]]) -> dict:
+    """config.json["decoder"]: the kind and what the decoder learnt from train."""
+    return {"kind": name, **info(name).load().fit(labels, doc_ranges)}
+
+
+def make(fitted: dict | None, threshold: float, settings: dict | None = None) -> Decoder:
+    """One repeat's decoder from the run's files: config.json["decoder"] (None: a threshold run),
+    the repeat's dev threshold and its "decoder" settings. Keys a decoder does not take (the kind
+    and threshold that runs of seg 0.1 repeated there) are left out."""
+    fitted = dict(fitted or {"kind": "threshold"})
+    cls = info(fitted.pop("kind", "threshold")).load()
+    takes = set(inspect.signature(cls).parameters) - {"threshold", "fitted"}
+    return cls(threshold, fitted, **{k: v for k, v in (settings or {}).items() if k in takes and v is not None})
+
+
+def help_text() -> str:
+    """The --decode help of seg train, from the registrations."""
+    parts = [f"{n} ({d.summary}{'; ' + ' or '.join(d.models) + ' only' if d.models else ''})" for n, d in _DECODERS.items()]
+    return "; ".join(parts) + ". Every setting is chosen on dev."
+
+
+register(DecoderInfo("threshold", "trainer.decode:Decoder",
+                     "break where the probability reaches the dev-chosen threshold"))
+register(DecoderInfo("viterbi", "trainer.decode:ViterbiDecoder",
+                     "best segmentation of each document under a paragraph-length prior fitted on train; "
+                     "prior weight and bias chosen on dev"))
+register(DecoderInfo("crf", "trainer.decode:Decoder",
+                     "a CRF layer over neighbouring gaps, breaks where its marginal reaches the dev threshold",
+                     models=("seq",), crf=True))

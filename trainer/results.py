@@ -9,7 +9,7 @@ import numpy as np
 from .metrics import METRICS
 
 SELECTION = ("per repeat: the epoch with the best dev F1, at the dev threshold maximising F1; "
-             "--decode viterbi: then the prior weight and bias with the best dev F1; "
+             "then the decoder's own settings with the best dev F1 (--decode viterbi: the prior weight and bias); "
              "test scored once at that choice")
 
 
@@ -29,7 +29,7 @@ class RepeatResult:
     test: dict
     state_dict: dict = field(repr=False)                 # the chosen epoch's weights (CPU tensors)
     probs: dict[str, np.ndarray] = field(repr=False)     # {"dev", "test"}: probability per gap
-    decoder: dict | None = None                          # decode.Decoder.to_dict(): how probabilities became breaks
+    decoder: dict | None = None                          # the decoder's dev-chosen settings (decode.Decoder.settings())
 
     def record(self) -> dict:
         """The repeat's entry of metrics.json."""
@@ -54,15 +54,13 @@ class FitResult:
     sets: dict = field(repr=False)  # split -> train.GapSet
     baselines: dict
     device: str
-    length_prior: dict | None = None  # decode.LengthPrior of the train split (--decode viterbi)
+    decoder: dict | None = None       # what the decoder learnt from train (config.json["decoder"])
 
     def breaks(self, r: RepeatResult, split: str) -> np.ndarray:
-        """Repeat r's 0/1 decision per gap of `split`, through its decoder (threshold or Viterbi)."""
-        from .decode import Decoder, LengthPrior
+        """Repeat r's 0/1 decision per gap of `split`, through its decoder."""
+        from . import decode
 
-        prior = LengthPrior.from_dict(self.length_prior) if self.length_prior else None
-        gs = self.sets[split]
-        return Decoder.from_dict(r.decoder, r.threshold).decide(r.probs[split], gs.doc_gap_counts, prior)
+        return decode.make(self.decoder, r.threshold, r.decoder).decide(r.probs[split], self.sets[split].doc_gap_counts)
 
     def metrics(self) -> dict:
         """metrics.json."""

@@ -164,19 +164,12 @@ class Run:
         return best_threshold(p.labels, p.probs.mean(axis=1))[0]
 
     def decoder(self, k: int):
-        """How repeat k turns probabilities into breaks (decode.Decoder; threshold for older runs)."""
-        from .decode import Decoder
+        """How repeat k turns probabilities into breaks (a decode.Decoder; the threshold rule for a run
+        without a "decoder" record)."""
+        from . import decode
 
         rep = self.repeats[k]
-        return Decoder.from_dict(rep.get("decoder"), float(rep.get("threshold", 0.5)))
-
-    @property
-    def length_prior(self):
-        """The train split's paragraph-length prior of a --decode viterbi run (else None)."""
-        from .decode import LengthPrior
-
-        d = (self.config.get("decoder") or {}).get("length_prior")
-        return LengthPrior.from_dict(d) if isinstance(d, dict) else None
+        return decode.make(self.config.get("decoder"), float(rep.get("threshold", 0.5)), rep.get("decoder"))
 
     # --- models ---------------------------------------------------------------
     def inputs(self, vectors, texts: list[str], spans=None):

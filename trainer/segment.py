@@ -30,10 +30,11 @@ Segmenters (`--run`):
   builds one per invocation, the Python API (seg.load) keeps one for any number of texts.
 
 Decisions: the first sentence of every input starts a paragraph; the gap before sentence
-i >= 1 is a break when its probability >= the threshold (as in `seg train`). A run trained
-with `--decode viterbi` decodes each input with its paragraph-length prior and the repeat's
-dev-chosen prior weight and bias, as `seg train` scored it; `--ensemble` and `--threshold`
-fall back to the threshold rule (the prior settings were chosen for one repeat's scores).
+i >= 1 is decided by the repeat's decoder as `seg train` scored it (trainer/decode.py): a break
+when its probability >= the threshold, or, for a run trained with `--decode viterbi`, each
+input's best segmentation under the run's paragraph-length prior with the repeat's dev-chosen
+prior weight and bias; `--ensemble` and `--threshold` fall back to the threshold rule (a
+decoder's settings were chosen for one repeat's scores).
 
 Outputs: `text` (one paragraph per line; `--indent` puts a full-width space before each
 narrative paragraph, i.e. one not opening with 「, 『 or （): the input's cleaned text (as
@@ -316,12 +317,15 @@ class Segmenter:
         reps = [run.repeats[k]["repeat"] for k in self.chosen]
         self.description = (f"run {run_dir} (ensemble of repeats {', '.join(map(str, reps))})" if cfg.ensemble
                             else f"run {run_dir} (repeat {reps[0]}, best dev F1)")
-        decoder = run.decoder(self.chosen[0])
-        # the Viterbi settings were chosen for one repeat's scores at its own threshold
-        self.viterbi = decoder if decoder.kind == "viterbi" and not cfg.ensemble and cfg.threshold is None else None
-        self.length_prior = run.length_prior if self.viterbi else None
-        if self.viterbi:
-            self.description += f", Viterbi with the paragraph-length prior (weight {decoder.weight:g})"
+        # a decoder's settings were chosen on dev for one repeat's scores at its own threshold:
+        # --ensemble and --threshold cut at their threshold instead
+        if cfg.ensemble or cfg.threshold is not None:
+            from .decode import Decoder
+
+            self.decoder = Decoder(self.threshold)
+        else:
+            self.decoder = run.decoder(self.chosen[0])
+        self.description += self.decoder.describe()
         self.encoder = None if self.raw_text else TextEncoder(manifest, Path(cfg.cache) if cfg.cache else None,
                                                               self.show_progress, self.engine)
 
@@ -341,7 +345,8 @@ class Segmenter:
         return split_results(docs, self(docs))
 
     def _model(self, docs: list[Document]) -> Segmentation:
-        """The run's probabilities, cut at its dev threshold (or --threshold), or Viterbi-decoded."""
+        """The run's probabilities, decided by its repeat's decoder (or cut at --threshold / the ensemble's)."""
+        from .data import gap_counts
         from .predict import gap_sentences, predict_probs
 
         run = self.run
@@ -360,11 +365,9 @@ class Segmenter:
                 bar.advance(task, len(texts))
         probs = np.full(len(texts), np.nan)
         probs[gap_sentences(spans)] = np.mean(gap_probs, axis=0)
-        decisions = None
-        if self.viterbi is not None:
-            gaps = gap_sentences(spans)
-            decisions = np.ones(len(texts), dtype=np.int64)
-            decisions[gaps] = self.viterbi.decide(probs[gaps], [max(e - s - 1, 0) for s, e in spans], self.length_prior)
+        gaps = gap_sentences(spans)
+        decisions = np.ones(len(texts), dtype=np.int64)
+        decisions[gaps] = self.decoder.decide(probs[gaps], gap_counts(spans))
         seg = Segmentation.cut(probs, spans, self.threshold, decisions, self.description)
         from .models import word_attention
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from .data import gap_counts
 from .tokendata import TokenBank, model_inputs
 from .windows import gap_windows
 
@@ -142,7 +143,7 @@ def make_chunkset(split, chunk: int, device: torch.device) -> ChunkSet:
         gap_pos=torch.from_numpy(ch.gap_pos).to(device),
         keep=torch.from_numpy(ch.keep).to(device),
         targets=torch.from_numpy(split.labels[sentence].astype(np.float32)).to(device),
-        doc_gap_counts=[max(e - s - 1, 0) for s, e in split.spans],
+        doc_gap_counts=gap_counts(split.spans),
         spans=list(split.spans), pos_of=pos_of,
     )
 

@@ -56,7 +56,7 @@ from . import catalog
 from .config import DEVICES, LOSSES, TrainConfig
 from .crossdata import CrossSet, CrossTrainer, cross_logits, make_crossset, sample_rows, sample_work_rows
 from .data import SplitData, load_data, load_texts
-from .decode import Decoder, LengthPrior, check_decode, choose_viterbi
+from . import decode
 from .features import parse_features
 from .losses import GapLoss
 from .metrics import METRICS, best_threshold, segmentation_metrics
@@ -81,7 +81,7 @@ def check_config(cfg: TrainConfig) -> None:
         raise SegError(f"--device {cfg.device!r}: use one of {', '.join(DEVICES)} or cuda:N")
     parse_window(cfg.window)
     parse_features(cfg.features)
-    check_decode(cfg.decode, cfg.model)
+    decode.check(cfg.decode, cfg.model)
     if cfg.epochs < (0 if cfg.init_from else 1):
         raise SegError(f"--epochs {cfg.epochs}: give at least 1 (0 only with --init-from: score its weights as they are)")
     if cfg.repeats < 1:
@@ -342,7 +342,7 @@ def make_gapset(split: SplitData, left: int, right: int, device: torch.device) -
         vectors=model_inputs(split.vectors, split.tokens, device),
         index=torch.from_numpy(gaps.index).to(device),
         targets=torch.from_numpy(split.labels[gaps.sentence].astype(np.float32)).to(device),
-        doc_gap_counts=[max(e - s - 1, 0) for s, e in split.spans],
+        doc_gap_counts=split.gap_counts,
     )
 
 
@@ -367,9 +367,10 @@ def score_set(model: torch.nn.Module, gs, loss_fn: Callable | None = None) -> tu
     return score(model, gs, loss_fn)
 
 
-def length_prior(split: SplitData) -> LengthPrior:
-    """The paragraph-length distribution of a (train) split, for --decode viterbi."""
-    return LengthPrior.fit(split.labels, split.spans)
+def fit_decoder(cfg: TrainConfig, train: SplitData) -> dict:
+    """What --decode learns from the train split (config.json["decoder"]: its kind, and for
+    viterbi the paragraph-length prior)."""
+    return decode.fit(cfg.decode, train.labels, train.spans)
 
 
 # ----------------------------------------------------------------------------- fitting
@@ -378,7 +379,7 @@ def train_rows(cfg: TrainConfig, train: SplitData) -> np.ndarray | None:
     """The train gaps a run learns from: a --max-train-works or --max-train-gaps sample drawn
     with --seed (the same for every repeat and every model), or None = all."""
     if cfg.max_train_works:
-        return sample_work_rows([max(e - s - 1, 0) for s, e in train.spans], cfg.max_train_works, cfg.seed)
+        return sample_work_rows(train.gap_counts, cfg.max_train_works, cfg.seed)
     return sample_rows(len(train_gap_labels(train)), cfg.max_train_gaps, cfg.seed)
 
 
@@ -480,7 +481,7 @@ def batch_gaps(cfg: TrainConfig) -> int:
 
 def fit_repeat(cfg: TrainConfig, spec: dict, sets: dict, loss_fn: GapLoss, repeat: int,
                device: torch.device, on_epoch: Callable[[dict], None] | None = None,
-               prior: LengthPrior | None = None, init: InitWeights | None = None) -> RepeatResult:
+               fitted: dict | None = None, init: InitWeights | None = None) -> RepeatResult:
     seed = cfg.seed + repeat
     seed_everything(seed)
     model = from_spec(spec)
@@ -528,22 +529,22 @@ def fit_repeat(cfg: TrainConfig, spec: dict, sets: dict, loss_fn: GapLoss, repea
         on_dev(epoch, train_loss, t0)
         if cfg.patience and epoch - best[0] >= cfg.patience:
             break
-    best_epoch, dev_metrics, thr, state, dev_probs = best
-    decoder = Decoder(cfg.decode, thr)
-    if cfg.decode == "viterbi":
-        def dev_f1(labels, breaks):
-            return segmentation_metrics(labels, breaks, dev.doc_gap_counts)["f1"]
-        decoder, _ = choose_viterbi(dev.labels, dev_probs, dev.doc_gap_counts, prior, thr, dev_f1)
-        dev_metrics = segmentation_metrics(dev.labels, decoder.decide(dev_probs, dev.doc_gap_counts, prior),
-                                           dev.doc_gap_counts)
+    best_epoch, _, thr, state, dev_probs = best
+
+    def dev_f1(labels, breaks):
+        return segmentation_metrics(labels, breaks, dev.doc_gap_counts)["f1"]
+
+    # the decoder's own settings on dev, at the chosen epoch's threshold (the threshold rule has none)
+    decoder = decode.make(fitted, thr).tune(dev.labels, dev_probs, dev.doc_gap_counts, dev_f1)
+    dev_metrics = segmentation_metrics(dev.labels, decoder.decide(dev_probs, dev.doc_gap_counts), dev.doc_gap_counts)
     model.load_state_dict(state)
     test = sets["test"]
     test_probs, _ = score_set(model, test)
-    test_breaks = decoder.decide(test_probs, test.doc_gap_counts, prior)
+    test_breaks = decoder.decide(test_probs, test.doc_gap_counts)
     test_metrics = segmentation_metrics(test.labels, test_breaks, test.doc_gap_counts)
     state = {k: v.detach().cpu().clone() for k, v in state.items()}
     return RepeatResult(repeat, seed, best_epoch, thr, epochs, dev_metrics, test_metrics, state,
-                        {"dev": dev_probs, "test": test_probs}, decoder.to_dict())
+                        {"dev": dev_probs, "test": test_probs}, decoder.settings())
 
 
 def fit(cfg: TrainConfig, data: dict[str, SplitData], on_epoch: Callable[[int, dict], None] | None = None,
@@ -566,7 +567,7 @@ def fit(cfg: TrainConfig, data: dict[str, SplitData], on_epoch: Callable[[int, d
     spec = model_spec(cfg, dim, data["train"].token_dim, data["train"].token_model)
     loss_fn = GapLoss(cfg.loss, cfg.gamma, cfg.alpha, cfg.beta, train_gap_labels(data["train"]))
     baselines = {s: baseline_metrics(data[s]) for s in ("dev", "test")}
-    prior = length_prior(data["train"]) if cfg.decode == "viterbi" else None
+    fitted = fit_decoder(cfg, data["train"])
     with deterministic(device, cfg.threads):
         rows = train_rows(cfg, data["train"])
         if spec["kind"] == "seq":
@@ -583,11 +584,10 @@ def fit(cfg: TrainConfig, data: dict[str, SplitData], on_epoch: Callable[[int, d
                 results.append(done[k])
                 continue
             cb = (lambda rec, k=k: on_epoch(k, rec)) if on_epoch else None
-            results.append(fit_repeat(cfg, spec, sets, loss_fn, k, device, cb, prior, init))
+            results.append(fit_repeat(cfg, spec, sets, loss_fn, k, device, cb, fitted, init))
             if on_repeat:
                 on_repeat(k, results[-1])
-    return FitResult(spec, loss_fn.describe(), results, sets, baselines, str(device),
-                     prior.to_dict() if prior else None)
+    return FitResult(spec, loss_fn.describe(), results, sets, baselines, str(device), fitted)
 
 
 # ----------------------------------------------------------------------------- the run directory
@@ -644,14 +644,13 @@ def train(cfg: TrainConfig, cache_root: Path = Path("cache")) -> Path:
         **({"init_from": init.info} if init else {}),
         "model": spec,
         "loss": GapLoss(cfg.loss, cfg.gamma, cfg.alpha, cfg.beta, train_gap_labels(data["train"])).describe(),
-        "decoder": {"kind": cfg.decode,
-                    "length_prior": length_prior(data["train"]).to_dict() if cfg.decode == "viterbi" else None},
+        "decoder": fit_decoder(cfg, data["train"]),
         "seg_version": __version__,
     }
     partial = PartialRun.open(output, cfg.name, config)
     done = {k: r for k, r in partial.done().items() if k < cfg.repeats}
     rows = train_rows(cfg, data["train"])
-    n_train = sum(max(e - s - 1, 0) for s, e in data["train"].spans) if rows is None else len(rows)
+    n_train = sum(data["train"].gap_counts) if rows is None else len(rows)
     shape = (f"{cfg.arch} over chunks of {cfg.chunk} sentences" if cfg.model == "seq" else f"window {cfg.window}")
     shape += f", decode {cfg.decode}" if cfg.decode != "threshold" else ""
     att = spec.get("sentence_pooling") or {}

@@ -24,7 +24,7 @@ from torch import nn
 
 from pipeline.errors import SegError
 
-from .. import catalog
+from .. import catalog, decode
 from ..config import ARCHS, ATTENTION_HIDDEN, SENTENCE_POOLINGS
 from ..tokendata import MAX_TOKENS
 from ..windows import parse_window
@@ -174,7 +174,7 @@ def _seq_spec(cfg, dim: int, hidden: int) -> dict:
     if cfg.arch == "transformer" and (cfg.heads < 1 or hidden % cfg.heads):
         raise SegError(f"--heads {cfg.heads}: must be >= 1 and divide --hidden {hidden}")
     return {"kind": "seq", "dim": int(dim), "arch": cfg.arch, "hidden": hidden, "layers": cfg.layers,
-            "heads": cfg.heads, "dropout": cfg.dropout, "chunk": cfg.chunk, "crf": cfg.decode == "crf"}
+            "heads": cfg.heads, "dropout": cfg.dropout, "chunk": cfg.chunk, "crf": decode.info(cfg.decode).crf}
 
 
 def _cross_spec(cfg, left: int, right: int, hidden: int, pooling: str) -> dict:
