@@ -547,9 +547,33 @@ def fit_repeat(cfg: TrainConfig, spec: dict, sets: dict, loss_fn: GapLoss, repea
                         {"dev": dev_probs, "test": test_probs}, decoder.settings())
 
 
+@dataclass
+class Plan:
+    """What a run is, worked out once from the options and the data (train() records it in
+    config.json, fit() trains it)."""
+
+    spec: dict                   # the model (config.json["model"])
+    device: torch.device
+    loss: GapLoss
+    decoder: dict                # what --decode learnt from train (config.json["decoder"])
+    rows: np.ndarray | None      # the train gaps learnt from (train_rows); None = all
+
+
+def make_plan(cfg: TrainConfig, data: dict[str, SplitData], checked: bool = False) -> Plan:
+    """Check the options (unless the caller did: `checked`) and the inputs, and build the plan."""
+    if not checked:
+        check_config(cfg)
+    train = data["train"]
+    check_inputs(cfg, train)
+    return Plan(model_spec(cfg, train.vectors.shape[1], train.token_dim, train.token_model), resolve_device(cfg.device),
+                GapLoss(cfg.loss, cfg.gamma, cfg.alpha, cfg.beta, train_gap_labels(train)), fit_decoder(cfg, train),
+                train_rows(cfg, train))
+
+
 def fit(cfg: TrainConfig, data: dict[str, SplitData], on_epoch: Callable[[int, dict], None] | None = None,
         on_repeat: Callable[[int, RepeatResult], None] | None = None,
-        done: dict[int, RepeatResult] | None = None, init: InitWeights | None = None) -> FitResult:
+        done: dict[int, RepeatResult] | None = None, init: InitWeights | None = None,
+        plan: Plan | None = None) -> FitResult:
     """Train cfg.repeats models on data["train"], select on data["dev"], score data["test"].
 
     Works without the CLI and without files: `data` maps train/dev/test to SplitData whose
@@ -557,25 +581,19 @@ def fit(cfg: TrainConfig, data: dict[str, SplitData], on_epoch: Callable[[int, d
     the --features columns).
     on_epoch(k, epoch record) and on_repeat(k, RepeatResult) report progress; repeats in
     `done` (finished earlier, see rundir.PartialRun) are taken as they are; `init` (load_init)
-    starts each repeat from a finished run's weights.
+    starts each repeat from a finished run's weights; `plan` is make_plan's (train() hands it
+    over; without it fit works it out).
     """
-    check_config(cfg)
-    device = resolve_device(cfg.device)
-    left, right = parse_window(cfg.window)
-    dim = data["train"].vectors.shape[1]
-    check_inputs(cfg, data["train"])
-    spec = model_spec(cfg, dim, data["train"].token_dim, data["train"].token_model)
-    loss_fn = GapLoss(cfg.loss, cfg.gamma, cfg.alpha, cfg.beta, train_gap_labels(data["train"]))
+    plan = plan or make_plan(cfg, data)
+    spec, device, loss_fn, fitted, rows = plan.spec, plan.device, plan.loss, plan.decoder, plan.rows
     baselines = {s: baseline_metrics(data[s]) for s in ("dev", "test")}
-    fitted = fit_decoder(cfg, data["train"])
     with deterministic(device, cfg.threads):
-        rows = train_rows(cfg, data["train"])
         if spec["kind"] == "seq":
             sets = {s: make_chunkset(data[s], spec["chunk"], device) for s in ("train", "dev", "test")}
         elif spec["kind"] == "crossseg":
             sets = {s: make_crossset(data[s], spec, device, rows if s == "train" else None) for s in ("train", "dev", "test")}
         else:
-            sets = {s: make_gapset(data[s], left, right, device) for s in ("train", "dev", "test")}
+            sets = {s: make_gapset(data[s], spec["left"], spec["right"], device) for s in ("train", "dev", "test")}
             if rows is not None:
                 sets["train"] = sets["train"].subset(rows)
         results = []
@@ -627,8 +645,8 @@ def train(cfg: TrainConfig, cache_root: Path = Path("cache")) -> Path:
     else:
         data, embedding = load_data(dataset, cfg.encoder, cfg.features)
         base = None
-    check_inputs(cfg, data["train"])
-    spec = model_spec(cfg, data["train"].vectors.shape[1], data["train"].token_dim, data["train"].token_model)
+    plan = make_plan(cfg, data, checked=True)
+    spec = plan.spec
     top = spec.get("top") or (spec.get("sentence_pooling") or {}).get("top")
     if top:   # before anything is written: the states must come from the model whose layers are trained
         from .models.toplayers import check_base
@@ -643,14 +661,13 @@ def train(cfg: TrainConfig, cache_root: Path = Path("cache")) -> Path:
         **({"encoder_model": base} if base else {}),
         **({"init_from": init.info} if init else {}),
         "model": spec,
-        "loss": GapLoss(cfg.loss, cfg.gamma, cfg.alpha, cfg.beta, train_gap_labels(data["train"])).describe(),
-        "decoder": fit_decoder(cfg, data["train"]),
+        "loss": plan.loss.describe(),
+        "decoder": plan.decoder,
         "seg_version": __version__,
     }
     partial = PartialRun.open(output, cfg.name, config)
     done = {k: r for k, r in partial.done().items() if k < cfg.repeats}
-    rows = train_rows(cfg, data["train"])
-    n_train = sum(data["train"].gap_counts) if rows is None else len(rows)
+    n_train = sum(data["train"].gap_counts) if plan.rows is None else len(plan.rows)
     shape = (f"{cfg.arch} over chunks of {cfg.chunk} sentences" if cfg.model == "seq" else f"window {cfg.window}")
     shape += f", decode {cfg.decode}" if cfg.decode != "threshold" else ""
     att = spec.get("sentence_pooling") or {}
@@ -669,7 +686,7 @@ def train(cfg: TrainConfig, cache_root: Path = Path("cache")) -> Path:
     inputs = f"fine-tuning {base['path']}, max length {spec['max_length']}" if base else cfg.encoder
     inputs += f", started from {init.info['run']} ({init.info['repeats']} repeats)" if init else ""
     console.print(f"seg train: {cfg.model} on {dataset} ({inputs}, dim {spec['dim']}), {shape}, "
-                  f"loss {cfg.loss}, {n_train:,} train gaps, device {resolve_device(cfg.device)}"
+                  f"loss {cfg.loss}, {n_train:,} train gaps, device {plan.device}"
                   + (f"; resuming {partial.name}: repeat(s) {', '.join(map(str, sorted(done)))} already done" if done else ""))
     t0 = time.perf_counter()
     with progress() as bar:
@@ -683,7 +700,7 @@ def train(cfg: TrainConfig, cache_root: Path = Path("cache")) -> Path:
             partial.save(res)
             bar.update(task, completed=(k + 1) * per_repeat)   # early stopping skips the rest of the repeat
 
-        result = fit(cfg, data, on_epoch, on_repeat, done, init)
+        result = fit(cfg, data, on_epoch, on_repeat, done, init, plan)
     seconds = time.perf_counter() - t0
     run_dir = partial.finish(result, cfg.force)
     metrics = result.metrics()
