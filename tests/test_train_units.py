@@ -291,6 +291,7 @@ def test_one_definition_of_each_fact():
     import trainer.run
     import trainer.segment
     import trainer.train
+    import trainer.windowdata
     from trainer import features
     from trainer.models import common
 
@@ -299,7 +300,7 @@ def test_one_definition_of_each_fact():
     assert not hasattr(trainer.report.collect, "RunInfo")
     assert isinstance(trainer.run.Run.thresholds, property) and isinstance(trainer.run.Run.best_repeat, property)
     # one gap scorer for training and prediction, one batch size
-    assert trainer.train.indexed_logits is trainer.predict.indexed_logits and not hasattr(trainer.train, "EVAL_BATCH")
+    assert trainer.windowdata.indexed_logits is trainer.predict.indexed_logits and not hasattr(trainer.train, "EVAL_BATCH")
     # one metric list and direction
     assert trainer.report.collect.METRICS is trainer.metrics.METRICS
     assert trainer.report.collect.LOWER_IS_BETTER is trainer.metrics.LOWER_IS_BETTER

@@ -24,7 +24,8 @@ from dataclasses import dataclass, field
 
 from .registry import Registry, load_target
 
-FAMILIES = ("window", "seq", "crossseg")
+#: each family's split set (the interface in windowdata.py): a new family is a *data.py and a line here
+FAMILIES = {"window": "trainer.windowdata:GapSet", "seq": "trainer.seqdata:ChunkSet", "crossseg": "trainer.crossdata:CrossSet"}
 #: the options some models read and others ignore (train refuses one set on a model that ignores it;
 #: the report shows it only for the models that read it)
 MODEL_OPTIONS = ("window", "pooling", "heads", "memory_size", "arch", "chunk", "encoder_model", "max_length",
@@ -47,7 +48,7 @@ class ModelInfo:
 
     def __post_init__(self):
         if self.family not in FAMILIES:
-            raise ValueError(f"{self.name}: family {self.family!r} is not one of {FAMILIES}")
+            raise ValueError(f"{self.name}: family {self.family!r} is not one of {tuple(FAMILIES)}")
         unknown = (set(self.options) | set(self.when)) - set(MODEL_OPTIONS)
         if unknown:
             raise ValueError(f"{self.name}: unknown options {sorted(unknown)}; the model options are {MODEL_OPTIONS}")
@@ -74,6 +75,12 @@ def register(model: ModelInfo) -> ModelInfo:
 
 def info(name: str) -> ModelInfo:
     return _CATALOG.entry(name)
+
+
+def set_class(kind: str) -> type:
+    """The split set class of a model spec's kind (acrossgap, not a --model, reads windows)."""
+    family = _CATALOG[kind].family if kind in _CATALOG else "window"
+    return load_target(FAMILIES[family])
 
 
 def names(family: str | None = None) -> tuple[str, ...]:

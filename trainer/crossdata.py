@@ -34,7 +34,7 @@ import torch
 
 from pipeline.errors import SegError
 
-from .data import gap_counts
+from .data import SplitSet, gap_counts
 from .windows import gap_windows
 
 SCORE_BATCH = 32          # gaps per forward pass when scoring
@@ -182,7 +182,7 @@ def fit_pair(left: list[list[int]], right: list[list[int]], budget: int) -> tupl
 
 
 @dataclass
-class CrossSet:
+class CrossSet(SplitSet):
     """One split's candidate gaps as token pairs (the crossseg counterpart of train.GapSet)."""
 
     split: object                     # data.SplitData (or any object with labels and spans)
@@ -194,12 +194,23 @@ class CrossSet:
     pad_id: int
     device: torch.device
 
-    def __len__(self) -> int:
-        return len(self.sentence)
 
-    @property
-    def labels(self) -> np.ndarray:
-        return np.asarray(self.split.labels)[self.sentence]
+    # the set interface of every family (data.SplitSet); the optimizer of `epoch` is a CrossTrainer
+    @classmethod
+    def build(cls, split, spec: dict, device: torch.device, rows: np.ndarray | None = None) -> "CrossSet":
+        return make_crossset(split, spec, device, rows)
+
+    def logits(self, model) -> torch.Tensor:
+        return cross_logits(model, self)
+
+    def probs(self, model, logits: torch.Tensor) -> np.ndarray:
+        return torch.sigmoid(logits).double().cpu().numpy()
+
+    def steps(self, batch: int) -> int:
+        return max(math.ceil(len(self) / batch), 1)
+
+    def epoch(self, model, opt: "CrossTrainer", loss_fn, gen: torch.Generator, batch: int, shuffle_block: int) -> float:
+        return opt.epoch(model, self, loss_fn, gen)
 
     @property
     def lengths(self) -> np.ndarray:

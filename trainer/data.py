@@ -22,6 +22,26 @@ def gap_counts(spans) -> list[int]:
     return [max(e - s - 1, 0) for s, e in spans]
 
 
+class SplitSet:
+    """A split as a model family reads it on the device (windowdata.GapSet, seqdata.ChunkSet,
+    crossdata.CrossSet; catalog.FAMILIES): the one interface train.fit uses. Subclasses are
+    dataclasses with at least `split`, `sentence` (the sentence after each gap), `targets` and
+    `doc_gap_counts`, and define build, logits, probs, steps and epoch."""
+
+    def __len__(self) -> int:
+        return len(self.sentence)
+
+    @property
+    def labels(self) -> np.ndarray:
+        return np.asarray(self.split.labels)[self.sentence]
+
+    # build(split, spec, device, rows=None) (classmethod)   the split's set for a model spec (rows: a train sample)
+    # logits(model) -> (G,) tensor                          logit per gap, in gap order, eval mode
+    # probs(model, logits) -> (G,) numpy                    P(break) per gap
+    # steps(batch) -> int                                   optimizer batches per epoch at `batch` gaps per step
+    # epoch(model, opt, loss_fn, gen, batch, shuffle_block) one training pass; its mean loss
+
+
 @dataclass
 class SplitData:
     name: str

@@ -16,12 +16,13 @@ every gap sits at a different place in its chunk from one epoch to the next.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
-from .data import gap_counts
+from .data import SplitSet, gap_counts
 from .tokendata import TokenBank, model_inputs
 from .windows import gap_windows
 
@@ -110,7 +111,7 @@ def train_chunks(spans: list[tuple[int, int]], chunk: int, pos_of: np.ndarray,
 
 
 @dataclass
-class ChunkSet:
+class ChunkSet(SplitSet):
     """One split's chunks on the device (the seq counterpart of train.GapSet)."""
 
     split: object                 # data.SplitData
@@ -124,12 +125,31 @@ class ChunkSet:
     spans: list[tuple[int, int]]
     pos_of: np.ndarray            # sentence -> gap position (gap_positions)
 
-    def __len__(self) -> int:
-        return len(self.sentence)
 
-    @property
-    def labels(self) -> np.ndarray:
-        return self.split.labels[self.sentence]
+    # the set interface of every family (data.SplitSet)
+    @classmethod
+    def build(cls, split, spec: dict, device: torch.device, rows: np.ndarray | None = None) -> "ChunkSet":
+        if rows is not None:
+            raise ValueError("--model seq trains on whole documents and takes no sample of gaps")
+        return make_chunkset(split, spec["chunk"], device)
+
+    def logits(self, model) -> torch.Tensor:
+        return seq_logits(model, self)
+
+    def probs(self, model, logits: torch.Tensor) -> np.ndarray:
+        return seq_probs(model, self, logits)
+
+    def steps(self, batch: int) -> int:
+        chunk = self.index.shape[1]
+        return max(math.ceil(len(self) / max(chunk - 1, 1) / chunks_per_batch(batch, chunk)), 1)
+
+    def epoch(self, model, opt, loss_fn, gen: torch.Generator, batch: int, shuffle_block: int) -> float:
+        return train_epoch_seq(model, opt, self, loss_fn, chunks_per_batch(batch, self.index.shape[1]), gen)
+
+
+def chunks_per_batch(batch: int, chunk: int) -> int:
+    """--batch-size counts gaps; a seq batch holds that many gaps in whole chunks (at least one)."""
+    return max(1, round(batch / max(chunk - 1, 1)))
 
 
 def make_chunkset(split, chunk: int, device: torch.device) -> ChunkSet:

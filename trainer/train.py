@@ -54,18 +54,17 @@ from pipeline.progress import console, progress
 from .baselines import baseline_metrics
 from . import catalog
 from .config import DEVICES, LOSSES, TrainConfig
-from .crossdata import CrossSet, CrossTrainer, cross_logits, make_crossset, sample_rows, sample_work_rows
+from .crossdata import CrossSet, CrossTrainer, sample_rows, sample_work_rows
 from .data import SplitData, load_data, load_texts
 from . import decode
 from .features import parse_features
 from .losses import GapLoss
 from .metrics import METRICS, best_threshold, segmentation_metrics
 from .models import from_spec, model_spec
-from .predict import indexed_logits
 from .results import FitResult, RepeatResult
 from .rundir import PartialRun
-from .tokendata import TokenBank, model_inputs
-from .seqdata import ChunkSet, make_chunkset, seq_logits, seq_probs, train_epoch_seq
+from .tokendata import TokenBank
+from .windowdata import GapSet, block_permutation, make_gapset, score, train_epoch  # noqa: F401 (the API's names)
 from .windows import gap_windows, parse_window
 
 
@@ -309,62 +308,18 @@ def deterministic(device: torch.device, threads: int = 0):
         torch.set_num_threads(n_threads)
 
 
-@dataclass
-class GapSet:
-    """One split's candidate gaps on the device: windows are gathered per batch by index."""
-
-    split: SplitData
-    sentence: np.ndarray          # (G,) sentence after each gap (index into the split)
-    vectors: torch.Tensor         # (n_sentences + 1, D), last row zero (padding)
-    index: torch.Tensor           # (G, L+R) long, -1 = padding
-    targets: torch.Tensor         # (G,) float
-    doc_gap_counts: list[int]
-
-    def __len__(self) -> int:
-        return len(self.sentence)
-
-    @property
-    def labels(self) -> np.ndarray:
-        return self.split.labels[self.sentence]
-
-    def subset(self, rows: np.ndarray) -> "GapSet":
-        """The gaps `rows` only (a --max-train-gaps sample; train sets only)."""
-        r = torch.as_tensor(np.asarray(rows), device=self.index.device)
-        return GapSet(self.split, self.sentence[np.asarray(rows)], self.vectors, self.index[r], self.targets[r],
-                      self.doc_gap_counts)
-
-
-def make_gapset(split: SplitData, left: int, right: int, device: torch.device) -> GapSet:
-    gaps = gap_windows(split.spans, left, right)
-    return GapSet(
-        split=split,
-        sentence=gaps.sentence,
-        vectors=model_inputs(split.vectors, split.tokens, device),
-        index=torch.from_numpy(gaps.index).to(device),
-        targets=torch.from_numpy(split.labels[gaps.sentence].astype(np.float32)).to(device),
-        doc_gap_counts=split.gap_counts,
-    )
-
-
 @torch.no_grad()
-def score(model: torch.nn.Module, gs: GapSet, loss_fn: Callable | None = None) -> tuple[np.ndarray, float]:
-    """(probabilities per gap, mean loss) with the model in eval mode (predict.indexed_logits)."""
-    z = indexed_logits(model, gs.vectors, gs.index)
-    loss = float(loss_fn(z, gs.targets)) if loss_fn is not None else float("nan")
-    return torch.sigmoid(z).double().cpu().numpy(), loss
-
-
 def score_set(model: torch.nn.Module, gs, loss_fn: Callable | None = None) -> tuple[np.ndarray, float]:
-    """score() for a window GapSet or a seq ChunkSet: (probabilities per gap in gap order, mean loss)."""
-    if isinstance(gs, ChunkSet):
-        z = seq_logits(model, gs)
-        loss = float(loss_fn(z, gs.targets)) if loss_fn is not None else float("nan")
-        return seq_probs(model, gs, z), loss
-    if isinstance(gs, CrossSet):
-        z = cross_logits(model, gs)
-        loss = float(loss_fn(z, gs.targets)) if loss_fn is not None else float("nan")
-        return torch.sigmoid(z).double().cpu().numpy(), loss
-    return score(model, gs, loss_fn)
+    """(probabilities per gap in gap order, mean loss) of any family's set (windowdata's interface)."""
+    z = gs.logits(model)
+    loss = float(loss_fn(z, gs.targets)) if loss_fn is not None else float("nan")
+    return gs.probs(model, z), loss
+
+
+def make_sets(spec: dict, data: dict[str, SplitData], device: torch.device, rows: np.ndarray | None) -> dict:
+    """train/dev/test as the model's family reads them (catalog.FAMILIES); `rows` samples train only."""
+    cls = catalog.set_class(spec["kind"])
+    return {s: cls.build(data[s], spec, device, rows if s == "train" else None) for s in ("train", "dev", "test")}
 
 
 def fit_decoder(cfg: TrainConfig, train: SplitData) -> dict:
@@ -386,21 +341,6 @@ def train_rows(cfg: TrainConfig, train: SplitData) -> np.ndarray | None:
 def train_gap_labels(split: SplitData) -> np.ndarray:
     """Labels of the candidate gaps (not of first sentences, which always start a paragraph)."""
     return split.labels[gap_windows(split.spans, 1, 1).sentence]
-
-
-def block_permutation(n: int, block: int, gen: torch.Generator) -> torch.Tensor:
-    """A random order of n gaps that keeps runs of `block` consecutive gaps together.
-
-    Blocks are shuffled, gaps within a block stay in document order, so a batch holds
-    batch_size / block random stretches of text whose windows share most sentences
-    (Integrator.forward_indexed then projects each sentence once). block=1 is a plain
-    random permutation.
-    """
-    if block <= 1:
-        return torch.randperm(n, generator=gen)
-    n_blocks = -(-n // block)
-    order = (torch.randperm(n_blocks, generator=gen)[:, None] * block + torch.arange(block)[None, :]).reshape(-1)
-    return order[order < n]
 
 
 class Optimization:
@@ -447,31 +387,16 @@ class Optimization:
             self.seen = 0
 
 
-def train_epoch(model: torch.nn.Module, opt: Optimization, train: GapSet, loss_fn: Callable,
-                batch_size: int, shuffle_block: int, gen: torch.Generator) -> float:
-    """One pass over the train gaps in block-shuffled batches; returns the mean train loss."""
-    model.train()
-    device = train.index.device
-    perm = block_permutation(len(train), shuffle_block, gen).to(device)
-    total = torch.zeros((), device=device)
-    for b in range(0, len(train), batch_size):
-        rows = perm[b:b + batch_size]
-        loss = loss_fn(model.forward_indexed(train.vectors, train.index[rows]), train.targets[rows])
-        opt.update(loss, b + batch_size >= len(train))
-        total += loss.detach() * len(rows)
-    return float(total) / len(train)
-
-
 def batches_per_epoch(cfg: TrainConfig, spec: dict, train) -> int:
     """Training batches per epoch (seq: about, its chunks start at a random offset each epoch)."""
-    if isinstance(train, ChunkSet):
-        return max(math.ceil(len(train) / max(spec["chunk"] - 1, 1) / chunks_per_batch(cfg, spec)), 1)
-    return max(math.ceil(len(train) / batch_gaps(cfg)), 1)
+    return train.steps(batch_gaps(cfg))
 
 
 def chunks_per_batch(cfg: TrainConfig, spec: dict) -> int:
     """--model seq: --batch-size counts gaps; a batch holds that many gaps in whole chunks (at least one)."""
-    return max(1, round(batch_gaps(cfg) / max(spec["chunk"] - 1, 1)))
+    from .seqdata import chunks_per_batch as per_batch
+
+    return per_batch(batch_gaps(cfg), spec["chunk"])
 
 
 def batch_gaps(cfg: TrainConfig) -> int:
@@ -489,7 +414,7 @@ def fit_repeat(cfg: TrainConfig, spec: dict, sets: dict, loss_fn: GapLoss, repea
     if isinstance(train, CrossSet):
         model.load_pretrained()
         model.to(device)
-        cross = CrossTrainer(model, cfg, len(train), batch_gaps(cfg))
+        opt = CrossTrainer(model, cfg, len(train), batch_gaps(cfg))
     else:
         if hasattr(model, "load_pretrained"):   # --finetune-layers: the transferred layers' own weights
             model.load_pretrained()
@@ -520,12 +445,7 @@ def fit_repeat(cfg: TrainConfig, spec: dict, sets: dict, loss_fn: GapLoss, repea
         on_dev(0, None, time.perf_counter())
     for epoch in range(1, cfg.epochs + 1):
         t0 = time.perf_counter()
-        if isinstance(train, CrossSet):
-            train_loss = cross.epoch(model, train, loss_fn, gen)
-        elif isinstance(train, ChunkSet):
-            train_loss = train_epoch_seq(model, opt, train, loss_fn, chunks_per_batch(cfg, spec), gen)
-        else:
-            train_loss = train_epoch(model, opt, train, loss_fn, batch_gaps(cfg), cfg.shuffle_block, gen)
+        train_loss = train.epoch(model, opt, loss_fn, gen, batch_gaps(cfg), cfg.shuffle_block)
         on_dev(epoch, train_loss, t0)
         if cfg.patience and epoch - best[0] >= cfg.patience:
             break
@@ -588,14 +508,7 @@ def fit(cfg: TrainConfig, data: dict[str, SplitData], on_epoch: Callable[[int, d
     spec, device, loss_fn, fitted, rows = plan.spec, plan.device, plan.loss, plan.decoder, plan.rows
     baselines = {s: baseline_metrics(data[s]) for s in ("dev", "test")}
     with deterministic(device, cfg.threads):
-        if spec["kind"] == "seq":
-            sets = {s: make_chunkset(data[s], spec["chunk"], device) for s in ("train", "dev", "test")}
-        elif spec["kind"] == "crossseg":
-            sets = {s: make_crossset(data[s], spec, device, rows if s == "train" else None) for s in ("train", "dev", "test")}
-        else:
-            sets = {s: make_gapset(data[s], spec["left"], spec["right"], device) for s in ("train", "dev", "test")}
-            if rows is not None:
-                sets["train"] = sets["train"].subset(rows)
+        sets = make_sets(spec, data, device, rows)
         results = []
         for k in range(cfg.repeats):
             if done and k in done:
