@@ -49,7 +49,9 @@ def kill_embed_after(args: list[str], cache: Path, committed: int, delay: float,
     env = dict(os.environ, **{DELAY_ENV: str(delay), "HF_HUB_OFFLINE": "1"})
     proc = subprocess.Popen([sys.executable, "-c", "from cli import main; main()", *args], cwd=REPO, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.time() + 120
+    # the loop ends as soon as the batches are in; the deadline only bounds a hung child (a Ray
+    # driver starting on 2 loaded cores took over 120 s once)
+    deadline = time.time() + 300
     try:
         while entries(cache) < committed:
             assert proc.poll() is None, proc.stderr.read().decode()
