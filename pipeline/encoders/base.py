@@ -272,6 +272,16 @@ def torch_token_budget(device_spec: str) -> int:
     return 16384 if torch_device(device_spec).startswith("cuda") else 1536
 
 
+class TorchBatching:
+    """Batch sizes of the transformers encoders (bert, sbert): by their device (a mixin before Encoder)."""
+
+    def default_batch_size(self) -> int:
+        return torch_batch_size(self.cfg.device)
+
+    def batch_token_budget(self) -> int:
+        return torch_token_budget(self.cfg.device)
+
+
 def count_tokens(tokenizer, texts: list[str], prefix: str, max_length: int) -> list[int]:
     """Tokens (special ones included, truncated at max_length) of prefix + each text."""
     ids = tokenizer([prefix + t for t in texts], truncation=True, max_length=max_length)["input_ids"]

@@ -11,8 +11,8 @@ import numpy as np
 
 from ..errors import SegError
 from ..fingerprint import ENCODING_VERSION, hash_folder
-from .base import (Encoder, autocast, library_versions, load_error, load_tokenizer, quiet_transformers,
-                   resolve_model, count_tokens, torch_batch_size, torch_device, torch_token_budget)
+from .base import (Encoder, TorchBatching, autocast, library_versions, load_error, load_tokenizer, quiet_transformers,
+                   resolve_model, count_tokens, torch_device)
 
 DEFAULT_MODEL = "tohoku-nlp/bert-base-japanese-v3"
 
@@ -24,16 +24,10 @@ def max_tokens(tok, config, max_length: int | None) -> int:
     return min(max_length or tok_limit, tok_limit, limit)
 
 
-class BertEncoder(Encoder):
+class BertEncoder(TorchBatching, Encoder):
     kind = "bert"
     unsupported = ("vectors", "backend")
     torch_forward = True
-
-    def default_batch_size(self) -> int:
-        return torch_batch_size(self.cfg.device)
-
-    def batch_token_budget(self) -> int:
-        return torch_token_budget(self.cfg.device)
 
     def costs(self, texts: list[str]) -> list[int]:
         """The tokenizer's counts, truncated where encode() truncates. Where the model is not

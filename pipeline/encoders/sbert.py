@@ -13,9 +13,8 @@ import numpy as np
 
 from ..errors import SegError
 from ..fingerprint import ENCODING_VERSION, hash_folder
-from .base import (Encoder, autocast, library_versions, load_error, load_tokenizer, quiet_transformers,
-                   resolve_model, count_tokens, tokenizer_kwargs, torch_batch_size, torch_device, torch_devices,
-                   torch_token_budget)
+from .base import (Encoder, TorchBatching, autocast, library_versions, load_error, load_tokenizer, quiet_transformers,
+                   resolve_model, count_tokens, tokenizer_kwargs, torch_device, torch_devices)
 
 DEFAULT_MODEL = "sonoisa/sentence-bert-base-ja-mean-tokens-v2"
 
@@ -47,16 +46,10 @@ def counting_setup(folder: Path, max_length: int | None) -> tuple[Path, str, int
     return first, str(prefix or ""), int(limit) if limit else None
 
 
-class SBertEncoder(Encoder):
+class SBertEncoder(TorchBatching, Encoder):
     kind = "sbert"
     unsupported = ("pooling", "vectors", "backend")
     torch_forward = True
-
-    def default_batch_size(self) -> int:
-        return torch_batch_size(self.cfg.device)
-
-    def batch_token_budget(self) -> int:
-        return torch_token_budget(self.cfg.device)
 
     def costs(self, texts: list[str]) -> list[int]:
         """The tokenizer's counts with the model's default prompt (see counting_setup)."""

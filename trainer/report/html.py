@@ -90,12 +90,7 @@ def _compare(b: CompareBlock) -> str:
            "<table><tr><th>run</th><th>ΔF1</th><th>95% interval</th><th>documents</th><th>bootstrap p (Holm)</th>"
            "<th>holds up?</th><th>Welch t-test over repeats (Holm p)</th><th>note</th></tr>"]
     for c in b.comparisons:
-        ci = "—" if c.lo is None else f"[{c.lo:+.3f}, {c.hi:+.3f}]"
-        d = "—" if c.diff is None else f"{c.diff:+.3f}"
-        pb = "—" if c.p_boot is None else f"{c.p_boot:.3g} ({c.p_boot_holm:.3g})"
-        hu = c.holds_up
-        hold = ("too few documents" if c.lo is not None else "—") if hu is None else ('<span class="yes">yes</span>' if hu else '<span class="no">no</span>')
-        tt = "—" if not c.test else f"{c.test}: t = {c.t:.2f}, p = {c.p:.3g} ({c.p_holm:.3g})"
+        d, ci, pb, hold, tt = c.cells('<span class="yes">yes</span>', '<span class="no">no</span>')
         out.append(f"<tr><td>{html.escape(c.run)}</td><td class='num'>{d}</td><td class='num'>{ci}</td>"
                    f"<td class='num'>{c.n_docs or '—'}</td><td class='num'>{pb}</td><td>{hold}</td><td>{html.escape(tt)}</td>"
                    f"<td class='note'>{html.escape(c.note)}</td></tr>")

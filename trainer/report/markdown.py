@@ -48,12 +48,7 @@ def _compare(b: CompareBlock) -> list[str]:
            "| run | ΔF1 | 95% interval | documents | bootstrap p (Holm) | holds up? | Welch t-test over repeats (Holm p) | note |",
            "|---|---:|---:|---:|---:|---|---|---|"]
     for c in b.comparisons:
-        ci = "—" if c.lo is None else f"[{c.lo:+.3f}, {c.hi:+.3f}]"
-        d = "—" if c.diff is None else f"{c.diff:+.3f}"
-        pb = "—" if c.p_boot is None else f"{c.p_boot:.3g} ({c.p_boot_holm:.3g})"
-        hu = c.holds_up
-        hold = ("too few documents" if c.lo is not None else "—") if hu is None else ("**yes**" if hu else "no")
-        tt = "—" if not c.test else f"{c.test}: t = {c.t:.2f}, p = {c.p:.3g} ({c.p_holm:.3g})"
+        d, ci, pb, hold, tt = c.cells("**yes**", "no")
         out.append(f"| {_cell(c.run)} | {d} | {ci} | {c.n_docs or '—'} | {pb} | {hold} | {tt} | {_cell(c.note)} |")
     return out + [""]
 

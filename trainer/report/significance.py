@@ -55,6 +55,17 @@ class Comparison:
     p_holm: Optional[float] = None        # ... Holm-adjusted
     note: str = ""
 
+    def cells(self, yes: str, no: str) -> tuple[str, str, str, str, str]:
+        """(ΔF1, 95% interval, bootstrap p (Holm), holds up?, t-test) as the report's tables print them;
+        `yes` / `no` are the format's marks for a difference that holds up or not."""
+        ci = "—" if self.lo is None else f"[{self.lo:+.3f}, {self.hi:+.3f}]"
+        d = "—" if self.diff is None else f"{self.diff:+.3f}"
+        pb = "—" if self.p_boot is None else f"{self.p_boot:.3g} ({self.p_boot_holm:.3g})"
+        hu = self.holds_up
+        hold = ("too few documents" if self.lo is not None else "—") if hu is None else (yes if hu else no)
+        tt = "—" if not self.test else f"{self.test}: t = {self.t:.2f}, p = {self.p:.3g} ({self.p_holm:.3g})"
+        return d, ci, pb, hold, tt
+
     @property
     def holds_up(self) -> Optional[bool]:
         """True when the Holm-adjusted bootstrap p-value is below ALPHA; None without a bootstrap
