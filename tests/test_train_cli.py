@@ -186,6 +186,24 @@ def test_an_interrupted_run_leaves_no_run_and_resumes(train_dataset, tmp_path, m
     assert (run_dir / "predictions-test.jsonl").read_text() == (fresh / "predictions-test.jsonl").read_text()
 
 
+def test_a_stopped_run_is_finished_with_the_repeats_it_has(train_dataset, tmp_path, monkeypatch):
+    """--repeats is not part of the resume match: 1 of 3 repeats done, then --repeats 1 writes
+    the run from that repeat without training anything (and keeps no file of the others)."""
+    import trainer.train as tt
+
+    cfg = TrainConfig(dataset=str(train_dataset), encoder=ENC, epochs=2, repeats=3, hidden=8, output=str(tmp_path),
+                      name="stopped")
+    trained = []
+    interrupt_at_repeat_1(monkeypatch, trained)
+    with pytest.raises(KeyboardInterrupt):
+        tt.train(cfg)
+    monkeypatch.setattr(tt, "fit_repeat", lambda *a, **k: pytest.fail("a finished repeat was trained again"))
+    run_dir = tt.train(replace(cfg, repeats=1))
+    assert sorted(p.name for p in run_dir.glob("repeat-*")) == ["repeat-0.pt"]
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert len(metrics["repeats"]) == 1 and json.loads((run_dir / "config.json").read_text())["train"]["repeats"] == 1
+
+
 def test_clear_errors(train_dataset, small_corpus, tmp_path):
     out = ["--output", str(tmp_path / "runs")]
     # a dataset nobody embedded: the message names the seg embed command

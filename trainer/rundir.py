@@ -5,7 +5,8 @@ plus repeat-<k>.pt and repeat-<k>.json per finished repeat). A run that is inter
 crashes leaves only that hidden directory, never a half-written run under the real name;
 the same command run again finds it (same options, dataset and embedding fingerprints),
 keeps the finished repeats and trains the rest. Repeats are seeded independently, so a
-resumed run equals an uninterrupted one. When all repeats are done the final files are
+resumed run equals an uninterrupted one. --repeats is not part of the match: a run stopped after
+2 of 5 repeats is finished as a 2-repeat run by the same command with --repeats 2 (or extended). When all repeats are done the final files are
 written into the partial directory and it is renamed to `<output>/<name>/`.
 """
 
@@ -28,7 +29,7 @@ from .results import FitResult, RepeatResult, best_index
 from .windows import parse_window
 
 # options that do not change what is trained
-RESUME_IGNORES = ("name", "output", "force", "device", "threads")
+RESUME_IGNORES = ("name", "output", "force", "device", "threads", "repeats")
 
 
 def default_name(model: str, window: str, loss: str, output: Path) -> str:
@@ -146,8 +147,10 @@ class PartialRun:
 
         if word_attention(result.spec):
             write_token_attention(self.path / "attention-test.npz", result)
-        for f in self.path.glob("repeat-*.json"):
-            f.unlink()
+        kept = {f"repeat-{r.repeat}.pt" for r in result.repeats}
+        for f in [*self.path.glob("repeat-*.json"), *self.path.glob("repeat-*.pt")]:
+            if f.name not in kept:         # resume records, and repeats past a lowered --repeats
+                f.unlink()
         final = self.output / self.name
         if final.exists():
             if not force:

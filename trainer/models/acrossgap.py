@@ -30,7 +30,7 @@ from torch import nn
 
 from ..crossdata import fit_pair
 from .common import masked_mean, mlp_head
-from .toplayers import GROUP, TopLayers
+from .toplayers import TopLayers, group_size
 
 
 class AcrossGapModel(nn.Module):
@@ -78,8 +78,9 @@ class AcrossGapModel(nn.Module):
         lengths = np.asarray([len(s) for s in seqs])
         order = np.argsort(lengths, kind="stable")
         pooled = x.new_zeros(len(seqs), self.top.hidden)
-        for g in range(0, len(order), GROUP):          # groups of similar length: little padding
-            rows = order[g:g + GROUP]
+        size = group_size(x.device)
+        for g in range(0, len(order), size):          # groups of similar length: little padding
+            rows = order[g:g + size]
             T = int(lengths[rows].max())
             gather = np.full((len(rows), T), -1, dtype=np.int64)
             for j, r in enumerate(rows):

@@ -33,7 +33,14 @@ from torch import nn
 
 from pipeline.errors import SegError
 
-GROUP = 32   # sentences per forward pass of the layers (of similar length: little padding)
+GROUP = 32   # sentences per forward pass of the layers on the CPU (of similar length: little padding)
+CUDA_GROUP = 256   # on a GPU a pass costs its kernel launches more than its padding: fewer, larger groups
+
+
+def group_size(device: torch.device) -> int:
+    """Sentences (or across-gap sequences) per forward pass of the layers on this device. Only
+    padding differs between group sizes (masked: never attended to), not what a row computes."""
+    return CUDA_GROUP if device.type == "cuda" else GROUP
 
 
 class _Given(nn.Module):
@@ -114,7 +121,7 @@ class TopLayers(nn.Module):
     def forward(self, x: torch.Tensor, seg: torch.Tensor, n: torch.Tensor) -> torch.Tensor:
         """Packed states x (total, H) of U sentences (seg: the sentence of each row, n: (U,)
         lengths) -> the same rows after the layers. Sentences without tokens are left out; the
-        others go through in groups of GROUP of similar length (sorted by it), each padded to its
+        others go through in groups of group_size() of similar length (sorted by it), each padded to its
         own longest, so that little is spent on padding."""
         if not len(x):
             return x
@@ -123,10 +130,11 @@ class TopLayers(nn.Module):
         order = has[torch.argsort(n[has], stable=True)]
         rank = torch.empty_like(n)
         rank[order] = torch.arange(len(order), device=n.device)
-        group, within = rank[seg] // GROUP, rank[seg] % GROUP       # of each row
+        size = group_size(x.device)
+        group, within = rank[seg] // size, rank[seg] % size       # of each row
         pieces, rows = [], []
-        for g in range(0, -(-len(order) // GROUP)):
-            sents = order[g * GROUP:(g + 1) * GROUP]
+        for g in range(0, -(-len(order) // size)):
+            sents = order[g * size:(g + 1) * size]
             r = torch.nonzero(group == g).squeeze(1)
             T = int(n[sents].max())
             h = x.new_zeros(len(sents), T, x.shape[1])
