@@ -38,9 +38,10 @@ SYSTEMS=(
   # word-level attention: each sentence's vector pooled by learned attention over its
   # token states (the converted e5, `seg embed --tokens`), then the same bilstm as the first row
   "wordatt-bilstm-2x2-brackets|--encoder sbert-tokens --sentence-pooling attention --model bilstm --window 2:2 --features brackets"
-  # NOT YET MEASURED (issue 23): e5's top layers trained over its cached layer-10 states; they need
+  # e5's top layers trained over its cached layer-10 states: ~20 min per epoch on the full corpus on a
+  # 2-core CPU, so measured on a GPU by bench/gpu_finetune.sh (same datasets; docs/results.md#training-e5s-top-layers-on-a-gpu).
+  # To run them here, uncomment and add
   # `"$SEG" embed "$ds" --encoder sbert --model "$E5" --tokens --layer 10 --cache "$ROOT/tokens"` below
-  # and hours per epoch on the full corpus on a CPU (docs/benchmarks.md#training-the-top-layers-of-e5-on-a-cpu)
   # "finetune2-bilstm-2x2-brackets|--encoder sbert-tokens-l10 --finetune-layers 2 --model bilstm --window 2:2 --features brackets"
   # "finetune2-acrossgap-2x2-brackets|--encoder sbert-tokens-l10 --finetune-layers 2 --across-gap --window 2:2 --features brackets"
 )
