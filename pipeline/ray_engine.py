@@ -86,12 +86,12 @@ class _State:
 class EncodeBatch:
     """Ray Data callable class: one encoder per actor, one driver batch per call."""
 
-    def __init__(self, config: dict, state: bytes | None, die_once: str | None = None):
-        from .embed import config_from_dict
+    def __init__(self, config, state: bytes | None, die_once: str | None = None):
+        """`config`: the driver's EmbedConfig (pickled by Ray; the class is imported where it is unpickled)."""
         from .encoders import make_encoder
         from .fingerprint import fingerprint
 
-        self.encoder = make_encoder(config_from_dict(config))
+        self.encoder = make_encoder(config)
         if state is not None:
             self.encoder.load_state(_State(state))
         self.fp = fingerprint(self.encoder.identity())
@@ -178,8 +178,6 @@ class RayEngine:
             yield from self._run(encoder, window, state)
 
     def _run(self, encoder, batches: list[list[str]], state: bytes | None) -> Iterator[tuple[list[str], np.ndarray]]:
-        from dataclasses import asdict
-
         from .fingerprint import fingerprint
 
         self.connect()
@@ -198,7 +196,7 @@ class RayEngine:
         # batch must be committed as soon as it is encoded
         ds = ray.data.from_items([{"batch": k, "texts": b} for k, b in enumerate(batches)],
                                  override_num_blocks=len(batches))
-        args = {"config": asdict(encoder.cfg), "state": state, "die_once": os.environ.get(DIE_ONCE_ENV) or None}
+        args = {"config": encoder.cfg, "state": state, "die_once": os.environ.get(DIE_ONCE_ENV) or None}
         out = ds.map_batches(EncodeBatch, fn_constructor_kwargs=args, compute=ray.data.ActorPoolStrategy(size=workers),
                              batch_size=1, num_cpus=cpus, num_gpus=gpus or None, batch_format="numpy",
                              zero_copy_batch=True)

@@ -1,4 +1,4 @@
-"""`--engine ray` (pipeline/ray_engine.py, trainer/segment_batch.py) on a local Ray with 2 CPUs:
+"""`--engine ray` (pipeline/ray_engine.py, trainer/segment/batch.py) on a local Ray with 2 CPUs:
 the vectors keep the cache's reproducibility contract against the local engine's (tests/contract.py), also when a worker process dies mid-run
 or the driver is killed and re-run, and `seg segment --engine ray` writes the plain path's
 files, one for one, and resumes.

@@ -23,6 +23,6 @@
     run.py       load_run(run_dir) -> Run (config, metrics, models, thresholds)
     predict.py   predict_probs(models, vectors, ranges, window) for new text and heatmaps
 
-The later stages live beside it: report/ (`seg report`), segment.py and texttiling.py
-(`seg segment`).
+The later stages live beside it: report/ (`seg report`), segment/ (`seg segment`: the
+segmenters, text in and out, --evaluate, --engine ray) and texttiling.py.
 """

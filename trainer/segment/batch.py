@@ -22,9 +22,11 @@ from pipeline.errors import SegError
 from pipeline.fsutil import write_output
 from pipeline.progress import console
 
-from .segment import (STDIN, SegmentResults, Segmenter, _unique_id, evaluate, metrics_table, render_jsonl,
-                      render_text, split_results)
-from .settings import SegmentConfig
+from ..settings import SegmentConfig
+from .evaluate import evaluate, metrics_table
+from .segmentation import SegmentResults, split_results
+from .segmenters import Segmenter
+from .text import STDIN, _unique_id, render_jsonl, render_text
 
 #: sentences read, encoded and segmented at a time
 CHUNK_SENTENCES = 50_000
