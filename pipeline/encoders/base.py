@@ -103,6 +103,12 @@ class Encoder:
     # encoding ------------------------------------------------------------------------
     @property
     def dim(self) -> int:
+        """The width of a vector (loads the model)."""
+        self.load()
+        return int(self.loaded_dim())
+
+    def loaded_dim(self) -> int:
+        """The width of a vector, read from the loaded model."""
         raise NotImplementedError
 
     def load(self) -> None:

@@ -79,10 +79,8 @@ class BertEncoder(TorchBatching, Encoder):
         self._max_length = max_tokens(self._tok, self._model.config, self.cfg.max_length)
         self._torch = torch
 
-    @property
-    def dim(self) -> int:
-        self.load()
-        return int(self._model.config.hidden_size)
+    def loaded_dim(self) -> int:
+        return self._model.config.hidden_size
 
     def tokenize(self, texts: list[str]):
         return self._tok(texts, padding=True, truncation=True, max_length=self._max_length, return_tensors="pt")

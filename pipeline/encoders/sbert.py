@@ -108,9 +108,7 @@ class SBertEncoder(TorchBatching, Encoder):
         if self.cfg.max_length:
             self._model.max_seq_length = self.cfg.max_length
 
-    @property
-    def dim(self) -> int:
-        self.load()
+    def loaded_dim(self) -> int:
         get = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
         d = get()
         if d is None:

@@ -124,10 +124,8 @@ class Wiki2VecEncoder(Encoder):
         self._index = self._kv.key_to_index
         self._vecs = self._kv.vectors.astype(np.float32, copy=False)
 
-    @property
-    def dim(self) -> int:
-        self.load()
-        return int(self._kv.vector_size)
+    def loaded_dim(self) -> int:
+        return self._kv.vector_size
 
     def _raw(self, texts: list[str]) -> np.ndarray:
         """SIF-weighted average word vectors (before the component removal)."""

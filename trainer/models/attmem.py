@@ -14,33 +14,25 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .common import Integrator, input_projection, mlp_head, window_labels
+from .common import AttentionBlock, WindowIntegrator, mlp_head, window_labels
 
 
-class Hop(nn.Module):
-    def __init__(self, hidden: int, heads: int, dropout: float):
-        super().__init__()
-        self.attn = nn.MultiheadAttention(hidden, heads, batch_first=True)
-        self.norm1 = nn.LayerNorm(hidden)
-        self.ff = nn.Sequential(nn.Linear(hidden, 2 * hidden), nn.GELU(), nn.Linear(2 * hidden, hidden))
-        self.norm2 = nn.LayerNorm(hidden)
-        self.drop = nn.Dropout(dropout)
+class Hop(AttentionBlock):
+    """One attention hop: the query attends over the window and the memory (post-norm)."""
 
     def forward(self, q, keys, key_padding_mask, need_weights: bool = False):
-        a, w = self.attn(q, keys, keys, key_padding_mask=key_padding_mask, need_weights=need_weights,
-                         average_attn_weights=False)
+        a, w = self.attend(q, keys, key_padding_mask, need_weights)
         q = self.norm1(q + self.drop(a))
         q = self.norm2(q + self.drop(self.ff(q)))
         return q, w
 
 
-class AttentionMemoryIntegrator(Integrator):
+class AttentionMemoryIntegrator(WindowIntegrator):
     def __init__(self, *, dim: int, left: int, right: int, hidden: int, layers: int, heads: int, memory_size: int,
                  dropout: float):
-        super().__init__()
-        self.left, self.right, self.memory_size = left, right, memory_size
-        self.proj = input_projection(dim, hidden, dropout)
+        super().__init__(dim, left, right, hidden, dropout)
         self.position = nn.Parameter(torch.randn(left + right, hidden) * 0.02)
+        self.memory_size = memory_size
         self.memory = nn.Parameter(torch.randn(memory_size, hidden) * 0.02) if memory_size else None
         self.query = nn.Linear(2 * hidden, hidden)
         self.hops = nn.ModuleList(Hop(hidden, heads, dropout) for _ in range(layers))

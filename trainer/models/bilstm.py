@@ -15,7 +15,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .common import Integrator, input_projection, mlp_head
+from .common import WindowIntegrator, mlp_head
 
 
 def _take(x: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
@@ -23,11 +23,9 @@ def _take(x: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
     return x.gather(1, idx[:, :, None].expand(-1, -1, x.shape[-1]))
 
 
-class BiLSTMIntegrator(Integrator):
+class BiLSTMIntegrator(WindowIntegrator):
     def __init__(self, *, dim: int, left: int, right: int, hidden: int, layers: int, dropout: float):
-        super().__init__()
-        self.left, self.right = left, right
-        self.proj = input_projection(dim, hidden, dropout)
+        super().__init__(dim, left, right, hidden, dropout)
         half = hidden // 2
         self.forward_lstms = nn.ModuleList(nn.LSTM(hidden if k == 0 else 2 * half, half, batch_first=True) for k in range(layers))
         self.backward_lstms = nn.ModuleList(nn.LSTM(hidden if k == 0 else 2 * half, half, batch_first=True) for k in range(layers))

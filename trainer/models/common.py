@@ -84,6 +84,34 @@ class Integrator(nn.Module):
         return self.integrate(h[inverse], index >= 0, return_attention)
 
 
+class AttentionBlock(nn.Module):
+    """The modules of a transformer block: multi-head attention and a feed-forward layer (2x
+    wide, GELU), each with a LayerNorm, and dropout. Subclasses order them (pre- or post-norm)."""
+
+    def __init__(self, hidden: int, heads: int, dropout: float):
+        super().__init__()
+        self.norm1 = nn.LayerNorm(hidden)
+        self.attn = nn.MultiheadAttention(hidden, heads, batch_first=True)
+        self.norm2 = nn.LayerNorm(hidden)
+        self.ff = nn.Sequential(nn.Linear(hidden, 2 * hidden), nn.GELU(), nn.Linear(2 * hidden, hidden))
+        self.drop = nn.Dropout(dropout)
+
+    def attend(self, q: torch.Tensor, kv: torch.Tensor, key_padding_mask: torch.Tensor, need_weights: bool):
+        """(output, per-head weights or None) of q attending over kv."""
+        return self.attn(q, kv, kv, key_padding_mask=key_padding_mask, need_weights=need_weights,
+                         average_attn_weights=False)
+
+
+class WindowIntegrator(Integrator):
+    """An integrator over the window of `left` sentences before each gap and `right` from it
+    on: the input projection of every window model, built here."""
+
+    def __init__(self, dim: int, left: int, right: int, hidden: int, dropout: float):
+        super().__init__()
+        self.left, self.right = left, right
+        self.proj = input_projection(dim, hidden, dropout)
+
+
 def sinusoidal(length: int, dim: int) -> torch.Tensor:
     """(length, dim) fixed sinusoidal position encodings (Vaswani et al. 2017)."""
     pos = torch.arange(length, dtype=torch.float32)[:, None]

@@ -15,7 +15,7 @@ import math
 import torch
 from torch import nn
 
-from .common import Integrator, input_projection, masked_max, mlp_head
+from .common import WindowIntegrator, masked_max, mlp_head
 
 
 def weighted_mean(h: torch.Tensor, mask: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
@@ -24,11 +24,10 @@ def weighted_mean(h: torch.Tensor, mask: torch.Tensor, logits: torch.Tensor) -> 
     return (w.unsqueeze(-1) * h).sum(1)
 
 
-class PoolIntegrator(Integrator):
+class PoolIntegrator(WindowIntegrator):
     def __init__(self, *, dim: int, left: int, right: int, hidden: int, layers: int, dropout: float, pooling: str):
-        super().__init__()
-        self.left, self.right, self.pooling = left, right, pooling
-        self.proj = input_projection(dim, hidden, dropout)
+        super().__init__(dim, left, right, hidden, dropout)
+        self.pooling = pooling
         # start from weights that halve with each sentence away from the gap
         distance = torch.cat([torch.arange(left - 1, -1, -1), torch.arange(right)]).float()
         self.position_logits = nn.Parameter(-distance * math.log(2.0))

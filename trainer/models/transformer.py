@@ -14,35 +14,25 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .common import Integrator, input_projection, masked_mean, mlp_head, sinusoidal, window_labels
+from .common import AttentionBlock, WindowIntegrator, masked_mean, mlp_head, sinusoidal, window_labels
 
 
-class EncoderLayer(nn.Module):
+class EncoderLayer(AttentionBlock):
     """Pre-norm self-attention + feed-forward block whose attention weights can be returned."""
-
-    def __init__(self, hidden: int, heads: int, dropout: float):
-        super().__init__()
-        self.norm1 = nn.LayerNorm(hidden)
-        self.attn = nn.MultiheadAttention(hidden, heads, batch_first=True)
-        self.norm2 = nn.LayerNorm(hidden)
-        self.ff = nn.Sequential(nn.Linear(hidden, 2 * hidden), nn.GELU(), nn.Linear(2 * hidden, hidden))
-        self.drop = nn.Dropout(dropout)
 
     def forward(self, x: torch.Tensor, key_padding_mask: torch.Tensor, need_weights: bool = False):
         y = self.norm1(x)
-        a, w = self.attn(y, y, y, key_padding_mask=key_padding_mask, need_weights=need_weights,
-                         average_attn_weights=False)
+        a, w = self.attend(y, y, key_padding_mask, need_weights)
         x = x + self.drop(a)
         x = x + self.drop(self.ff(self.norm2(x)))
         return x, w
 
 
-class TransformerIntegrator(Integrator):
+class TransformerIntegrator(WindowIntegrator):
     def __init__(self, *, dim: int, left: int, right: int, hidden: int, layers: int, heads: int, dropout: float,
                  pooling: str):
-        super().__init__()
-        self.left, self.right, self.pooling = left, right, pooling
-        self.proj = input_projection(dim, hidden, dropout)
+        super().__init__(dim, left, right, hidden, dropout)
+        self.pooling = pooling
         self.cls = nn.Parameter(torch.randn(hidden) * 0.02)
         self.sep = nn.Parameter(torch.randn(hidden) * 0.02)
         self.register_buffer("positions", sinusoidal(left + right + 2, hidden), persistent=False)

@@ -150,38 +150,38 @@ def _token_heat(b: TokenHeatBlock) -> str:
             f"<th>sentence, each token shaded by its weight (darkest = {top:.2f}; 1 = uniform)</th></tr>{''.join(rows)}</table>")
 
 
+def _text(b: Text) -> str:
+    return f"<p>{_inline(b.text)}</p>"
+
+
+def _notes(b: Notes) -> str:
+    return (f"<p><b>{html.escape(b.title)}</b></p><ul>"
+            + "".join(f'<li class="note">{_inline(x)}</li>' for x in b.items) + "</ul>")
+
+
+def _image(b: Image) -> str:
+    return (f'<figure><img src="{_img(b.path)}" alt="{html.escape(b.alt or b.caption)}">'
+            f"<figcaption>{_inline(b.caption)}</figcaption></figure>")
+
+
+def _key_value(b: KeyValue) -> str:
+    if b.inline:
+        return (f'<p class="kv"><b>{html.escape(b.title)}</b> '
+                + "".join(f"<span><i>{html.escape(k)}</i> {html.escape(v)}</span>" for k, v in b.rows) + "</p>")
+    return (f"<table><tr><th colspan=2>{html.escape(b.title)}</th></tr>"
+            + "".join(f"<tr><td>{html.escape(k)}</td><td>{html.escape(v)}</td></tr>" for k, v in b.rows) + "</table>")
+
+
+# how each kind of block of a report section is written (content.py defines them)
+_BLOCKS = {Text: _text, Notes: _notes, TableBlock: _table, CompareBlock: _compare, GridBlock: _grid, Image: _image,
+           SentencesBlock: _sentences, WindowBlock: _window, TokenHeatBlock: _token_heat, KeyValue: _key_value}
+
+
 def render(content: ReportContent) -> str:
     body = [f"<h1>{html.escape(content.title)}</h1>", f'<p class="subtitle">{_inline(content.subtitle)}</p>']
     for s in content.sections:
         body.append(f"<h{s.level}>{html.escape(s.title)}</h{s.level}>")
-        for b in s.blocks:
-            if isinstance(b, Text):
-                body.append(f"<p>{_inline(b.text)}</p>")
-            elif isinstance(b, Notes):
-                body.append(f"<p><b>{html.escape(b.title)}</b></p><ul>" +
-                            "".join(f'<li class="note">{_inline(x)}</li>' for x in b.items) + "</ul>")
-            elif isinstance(b, TableBlock):
-                body.append(_table(b))
-            elif isinstance(b, CompareBlock):
-                body.append(_compare(b))
-            elif isinstance(b, GridBlock):
-                body.append(_grid(b))
-            elif isinstance(b, Image):
-                body.append(f'<figure><img src="{_img(b.path)}" alt="{html.escape(b.alt or b.caption)}">'
-                            f"<figcaption>{_inline(b.caption)}</figcaption></figure>")
-            elif isinstance(b, SentencesBlock):
-                body.append(_sentences(b))
-            elif isinstance(b, WindowBlock):
-                body.append(_window(b))
-            elif isinstance(b, TokenHeatBlock):
-                body.append(_token_heat(b))
-            elif isinstance(b, KeyValue) and b.inline:
-                body.append(f'<p class="kv"><b>{html.escape(b.title)}</b> ' + "".join(
-                    f"<span><i>{html.escape(k)}</i> {html.escape(v)}</span>" for k, v in b.rows) + "</p>")
-            elif isinstance(b, KeyValue):
-                body.append(f"<table><tr><th colspan=2>{html.escape(b.title)}</th></tr>" +
-                            "".join(f"<tr><td>{html.escape(k)}</td><td>{html.escape(v)}</td></tr>" for k, v in b.rows) +
-                            "</table>")
+        body += [_BLOCKS[type(b)](b) for b in s.blocks]
     return ("<!DOCTYPE html>\n<html lang=\"ja\"><head><meta charset=\"utf-8\">"
             f"<title>{html.escape(content.title)}</title><style>{CSS}</style></head>\n<body>\n"
             + "\n".join(body) + "\n</body></html>\n")
