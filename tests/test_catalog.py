@@ -25,14 +25,12 @@ from trainer.train import check_config
 GAPDIFF = textwrap.dedent('''
     import torch
 
-    from trainer.models.common import Integrator, input_projection, mlp_head
+    from trainer.models.common import WindowIntegrator, mlp_head
 
 
-    class GapDiff(Integrator):
+    class GapDiff(WindowIntegrator):
         def __init__(self, *, dim: int, left: int, right: int, hidden: int, dropout: float):
-            super().__init__()
-            self.left = left
-            self.proj = input_projection(dim, hidden, dropout)
+            super().__init__(dim, left, right, hidden, dropout)
             self.head = mlp_head(2 * hidden, hidden, 1, dropout)
 
         def integrate(self, h, mask, return_attention=False):
