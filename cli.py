@@ -154,12 +154,9 @@ def command(group: typer.Typer, name: str, config: type, run: Callable[[dict], o
         if o.required:
             value = ...
         else:
-            value = options.default(f)
-        if o.required:
-            pass
-        elif many or type(None) in kinds:
-            annotation = Optional[annotation]
-            value = None if many else value
+            value = None if many else options.default(f)
+            if many or type(None) in kinds:
+                annotation = Optional[annotation]
         info = (typer.Argument(value, help=o.text()) if o.argument
                 else typer.Option(value, *options.flags(f), help=o.text()))
         params.append(Parameter(f.name, Parameter.KEYWORD_ONLY, default=info, annotation=annotation))
@@ -179,7 +176,7 @@ def _api(name: str) -> Callable[[dict], object]:
 
 
 def _convert_e5(values: dict) -> None:
-    from pipeline.e5_convert import ConvertConfig, convert_e5
+    from pipeline.e5_convert import convert_e5
 
     out = convert_e5(ConvertConfig(**_plain(values)), api().cache_root())
     typer.echo(f"wrote {out}  (seg embed --encoder sbert --model {out})")

@@ -25,7 +25,6 @@ file or option at fault and the fix (the command line prints the same line).
 
 from __future__ import annotations
 
-import dataclasses
 import difflib
 import inspect
 import numbers
@@ -38,7 +37,7 @@ from inspect import Parameter, Signature
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Union
 
-from pipeline import options
+from pipeline import options as config_options
 from pipeline.embed import EmbedConfig
 from pipeline.errors import SegError
 from pipeline.prep import PrepConfig
@@ -119,11 +118,6 @@ def _str(p: str | Path | None) -> str | None:
 _PROGRESS_DOC = "False: no progress bars and no messages, for library use."
 
 
-def _fields(config: type, command: str) -> list[dataclasses.Field]:
-    """The fields that are options of `seg <command>` (declared with pipeline.options.option)."""
-    return options.options(config)
-
-
 def _check_value(command: str, name: str, value: Any, hint: Any) -> Any:
     """`value` as the config field of type `hint` holds it (paths as str, a path as a one-item
     list); SegError when it has another type."""
@@ -160,13 +154,13 @@ def _config(command: str, config: type, first: str, args: tuple, options: dict) 
         if first in options:
             raise SegError(f"seg.{command}: {first} given twice")
         options[first] = args[0]
-    names = {f.name for f in _fields(config, command)}
+    names = {f.name for f in config_options.options(config)}
     for k in options:
         if k not in names:
             close = difflib.get_close_matches(k, sorted(names), n=1)
             raise SegError(f"seg.{command}: unknown option {k!r}"
                            + (f" (did you mean {close[0]!r}?)" if close else "")
-                           + f"; options: {', '.join(f.name for f in _fields(config, command))}")
+                           + f"; options: {', '.join(f.name for f in config_options.options(config))}")
     hints = typing.get_type_hints(config)
     values = {k: _check_value(command, k, v, hints[k]) for k, v in options.items()}
     return config(**values), progress
@@ -175,9 +169,9 @@ def _config(command: str, config: type, first: str, args: tuple, options: dict) 
 def _signature(command: str, config: type, first: str, returns: Any) -> Signature:
     hints = typing.get_type_hints(config)
     params = []
-    for f in _fields(config, command):
+    for f in config_options.options(config):
         kind = Parameter.POSITIONAL_OR_KEYWORD if f.name == first else Parameter.KEYWORD_ONLY
-        params.append(Parameter(f.name, kind, default=options.default(f), annotation=hints[f.name]))
+        params.append(Parameter(f.name, kind, default=config_options.default(f), annotation=hints[f.name]))
     params.sort(key=lambda p: p.kind)          # the positional one first
     params.append(Parameter("progress", Parameter.KEYWORD_ONLY, default=True, annotation=bool))
     return Signature(params, return_annotation=returns)
@@ -192,7 +186,7 @@ def _command(command: str, config: type, first: str) -> Callable[[Callable], Cal
         except NameError:                     # a lazily imported type: shown by name
             returns = fn.__annotations__.get("return", Signature.empty)
         sig = _signature(command, config, first, returns)
-        helps = options.help_texts(config)
+        helps = config_options.help_texts(config)
         lines = []
         for p in sig.parameters.values():
             lines.append(f"  {p.name}: {p.annotation if isinstance(p.annotation, str) else _type_name(p.annotation)}"
