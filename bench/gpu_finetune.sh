@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 23 on one GPU, in one timed pass that fits a lent machine's minutes: the converted e5's
+# The trained-top-layer systems on one GPU, in one timed pass of a few minutes: the converted e5's
 # top layers trained over its cached layer-K token states (per sentence, and across the gap),
 # beside the best frozen-vector system, on both splits of the shared corpus, and the GPU path of
 # `seg embed` and `seg train` timed on the way.
