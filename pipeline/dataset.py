@@ -3,7 +3,8 @@
     <dataset>/
       train.jsonl dev.jsonl test.jsonl   one sentence per line: {"doc", "i", "text", "label"}
       documents.jsonl                    one document per line: doc, title, author, split, counts
-      stats.json                         counts per split and the dataset fingerprint
+      stats.json                         counts per split and the dataset fingerprint (a hash of every
+                                         sentence, its label and its split)
       config.json                        the PrepConfig that produced it
 
 `label` is 1 when the sentence starts a paragraph (the gap before it is a break).

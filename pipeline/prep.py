@@ -218,7 +218,7 @@ def write_dataset(out_dir: Path, docs: list[Document], split_of: dict[str, str],
                     for i, (text, label) in enumerate(zip(doc.sentences, doc.labels)):
                         line = json.dumps({"doc": doc.doc_id, "i": i, "text": text, "label": label}, ensure_ascii=False)
                         fh.write(line + "\n")
-                        h.update(line.encode("utf-8"))
+                        h.update(f"{split}\t{line}\n".encode("utf-8"))
         finally:
             for fh in handles.values():
                 fh.close()

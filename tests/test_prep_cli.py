@@ -92,6 +92,10 @@ def test_splits_are_by_document_deterministic_and_disjoint(tmp_path):
     assert run(str(DEMO_CORPUS), "-o", str(c), "--seed", "4").exit_code == 0
     split_of = lambda d: {r["doc"]: r["split"] for r in read_jsonl(d / "documents.jsonl")}
     assert split_of(a) == split_of(b) != split_of(c)
+    # the fingerprint says which split each sentence is in: runs on two splits of the same works are
+    # different datasets to resume and to the report's baselines and bootstrap
+    fp = lambda d: json.loads((d / "stats.json").read_text(encoding="utf-8"))["fingerprint"]
+    assert fp(a) == fp(b) != fp(c)
     docs_per_split = [{r["doc"] for r in read_jsonl(a / f"{s}.jsonl")} for s in ("train", "dev", "test")]
     assert not (docs_per_split[0] & docs_per_split[1] or docs_per_split[0] & docs_per_split[2] or docs_per_split[1] & docs_per_split[2])
 
