@@ -38,13 +38,18 @@ SYSTEMS=(
   # word-level attention: each sentence's vector pooled by learned attention over its
   # token states (the converted e5, `seg embed --tokens`), then the same bilstm as the first row
   "wordatt-bilstm-2x2-brackets|--encoder sbert-tokens --sentence-pooling attention --model bilstm --window 2:2 --features brackets"
-  # e5's top layers trained over its cached layer-10 states: ~20 min per epoch on the full corpus on a
-  # 2-core CPU, so measured on a GPU by bench/gpu_finetune.sh (same datasets; docs/results.md#training-e5s-top-layers-on-a-gpu).
-  # To run them here, uncomment and add
-  # `"$SEG" embed "$ds" --encoder sbert --model "$E5" --tokens --layer 10 --cache "$ROOT/tokens"` below
-  # "finetune2-bilstm-2x2-brackets|--encoder sbert-tokens-l10 --finetune-layers 2 --model bilstm --window 2:2 --features brackets"
-  # "finetune2-acrossgap-2x2-brackets|--encoder sbert-tokens-l10 --finetune-layers 2 --across-gap --window 2:2 --features brackets"
 )
+# e5's top layers (11-12) trained over its cached layer-10 states (per sentence, and across the gap): ~20 min
+# per epoch on the full corpus on a 2-core CPU and ~21 s on one GPU, so off by default here;
+# FINETUNE=1 bench/quality.sh adds them (the epochs as bench/gpu_finetune.sh, which measured the
+# rows of docs/results.md#training-e5s-top-layers-on-a-gpu in one timed GPU pass on these datasets)
+FINETUNE=${FINETUNE:-0}
+if [ "$FINETUNE" = 1 ]; then
+  SYSTEMS+=(
+    "finetune2-bilstm-2x2-brackets|--encoder sbert-tokens-l10 --finetune-layers 2 --model bilstm --window 2:2 --features brackets --epochs 6"
+    "finetune2-acrossgap-2x2-brackets|--encoder sbert-tokens-l10 --finetune-layers 2 --across-gap --window 2:2 --features brackets --epochs 4"
+  )
+fi
 
 train() {   # split name options...
   local split=$1 name=$2; shift 2
@@ -63,6 +68,7 @@ for split in document author; do
   "$SEG" embed "$ds" --encoder e5 --backend "$E5_BACKEND" --cache "$ROOT/vectors"
   # token states (~3.5 GB per split's export; the LMDB cache ROOT/tokens is shared by both splits)
   "$SEG" embed "$ds" --encoder sbert --model "$E5" --tokens --cache "$ROOT/tokens"
+  if [ "$FINETUNE" = 1 ]; then "$SEG" embed "$ds" --encoder sbert --model "$E5" --tokens --layer 10 --cache "$ROOT/tokens"; fi
 done
 
 # every (split, system) training, two at a time: one system on both splits side by side
@@ -85,7 +91,7 @@ for split in document author; do
   runs=() vector_runs=()
   for sys in "${SYSTEMS[@]}"; do
     runs+=("$split-${sys%%|*}")
-    [[ $sys == *--sentence-pooling* ]] || vector_runs+=("$split-${sys%%|*}")
+    [[ $sys == *--sentence-pooling* || $sys == *--finetune-layers* ]] || vector_runs+=("$split-${sys%%|*}")
   done
   "$SEG" report "${runs[@]}" --runs "$RUNS" --split test --format md --output "$ROOT/report-$split" --force
   "$SEG" report "${vector_runs[@]}" --runs "$RUNS" --split test --format md --output "$ROOT/report-$split-vectors" --force

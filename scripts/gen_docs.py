@@ -196,12 +196,13 @@ def import_reports(root: Path, results: Path) -> list[Path]:
 
 
 def quality_systems(root: Path) -> dict[str, str]:
-    """bench/quality.sh's SYSTEMS: run name (without the split) -> its `seg train` options."""
+    """bench/quality.sh's SYSTEMS (the list and what FINETUNE=1 adds to it): run name (without the
+    split) -> its `seg train` options."""
     text = (root / "bench" / "quality.sh").read_text(encoding="utf-8")
-    block = re.search(r"^SYSTEMS=\((.*?)^\)", text, re.S | re.M)
-    if not block:
+    blocks = re.findall(r"^\s*SYSTEMS\+?=\((.*?)^\s*\)", text, re.S | re.M)
+    if not blocks:
         raise SystemExit("gen_docs: no SYSTEMS=( ... ) list in bench/quality.sh")
-    return dict(re.findall(r'^\s*"([\w.-]+)\|([^"]*)"', block.group(1), re.M))
+    return dict(re.findall(r'^\s*"([\w.-]+)\|([^"]*)"', "\n".join(blocks), re.M))
 
 
 def _system(run: str, systems: dict[str, str]) -> tuple[str, str]:
