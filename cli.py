@@ -31,11 +31,8 @@ import typer
 from typer.core import TyperGroup
 
 from pipeline import options
-from pipeline.corpus import CorpusConfig
-from pipeline.e5_convert import ConvertConfig
-from pipeline.embed import EmbedConfig
 from pipeline.errors import SegError
-from pipeline.prep import PrepConfig
+from pipeline.settings import ConvertConfig, CorpusConfig, EmbedConfig, PrepConfig
 from trainer.config import TrainConfig
 from trainer.settings import ReportConfig, SegmentConfig
 

