@@ -38,10 +38,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Union
 
 from pipeline import options as config_options
-from pipeline.embed import EmbedConfig
 from pipeline.errors import SegError
-from pipeline.prep import PrepConfig
 from pipeline.progress import quiet
+from pipeline.settings import EmbedConfig, PrepConfig
 from trainer.config import TrainConfig
 from trainer.run import Run
 from trainer.settings import ReportConfig, SegmentConfig

@@ -46,9 +46,9 @@ from .aozora import parse_aozora, split_header
 from .documents import JAPANESE_SHARE, japanese_share
 from .errors import SegError
 from .fsutil import naming, write_json_atomic, write_text_atomic
-from .settings import CorpusConfig  # noqa: F401 (defined in settings.py, imported from here too)
 from .progress import console, progress
 from .reader import UnreadableFile, decode
+from .settings import CorpusConfig
 
 SOURCE_REPO = "aozorahack/aozorabunko_text"
 # the project's list of reserved authors: beside the clone, as the shared corpus is

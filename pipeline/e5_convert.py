@@ -62,7 +62,7 @@ import numpy as np
 
 from .errors import SegError
 from .fsutil import atomic_dir
-from .settings import ConvertConfig  # noqa: F401 (defined in settings.py, imported from here too)
+from .settings import ConvertConfig
 
 #: bump when the folder written here changes (part of the torch e5 backend's fingerprint)
 CONVERT_VERSION = "1"

@@ -34,11 +34,10 @@ from .dataset import SPLITS, check_dataset, load_split, load_stats
 from .encoders import ENCODERS, Encoder, encoder_class, make_encoder
 from .errors import SegError
 from .fingerprint import FileHashMemo, fingerprint
-from .fsutil import read_json, write_json_atomic
-from .settings import EmbedConfig  # noqa: F401 (defined in settings.py, imported from here too)
+from .fsutil import atomic_file, read_json, write_json_atomic
 from .progress import console, progress
 from .ray_engine import make_engine
-from .fsutil import atomic_file
+from .settings import EmbedConfig
 from .token_cache import TokenCache
 from .vector_cache import DTYPE, VectorCache
 

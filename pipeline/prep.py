@@ -18,9 +18,9 @@ from .dataset import SPLITS
 from .documents import FORMATS, Document, expand_input, load_document, print_warnings, read_manifest
 from .errors import SegError
 from .fsutil import atomic_dir
-from .settings import PrepConfig  # noqa: F401 (defined in settings.py, imported from here too)
 from .progress import console, progress
 from .reader import UnreadableFile
+from .settings import PrepConfig
 
 DEMO_CORPUS = Path(__file__).parent / "demo_corpus"
 
