@@ -11,6 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=${ROOT:-cache/r30k}
 SEG=${SEG:-.venv/bin/seg}
+PY=${PY:-.venv/bin/python}
 E5=$ROOT/models/multilingual-e5-small
 [ -f "$E5/model.safetensors" ] || "$SEG" convert-e5 --output "$E5"
 BASE="--model bilstm --window 2:2 --features brackets"
@@ -40,5 +41,5 @@ done
 # shellcheck disable=SC2086
 train document finetune4-bilstm-2x2-brackets --repeats 1 --encoder sbert-tokens-l8 --finetune-layers 4 $BASE --epochs 4
 for split in document author; do
-  .venv/bin/python bench/run_breakdown.py "$ROOT/runs-$split"/*/ --md "$ROOT/breakdown-$split.md"
+  "$PY" bench/run_breakdown.py "$ROOT/runs-$split"/*/ --md "$ROOT/breakdown-$split.md"
 done
